@@ -1,0 +1,149 @@
+"""Canonical configuration documents: sorted-key JSON, a stable hash, redaction of secrets.
+
+Every configuration that reaches the lake goes through :func:`canonicalize`. The hash ignores
+volatile envelope fields (an ``etag`` that changes on every read-modify-write is not a change of
+the asset), and fields known to hold secrets are replaced by a marker with a salted hash: a
+changed secret still changes the hash, but the secret itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+# Keys whose values are volatile bookkeeping: dropped before hashing, kept in the stored document.
+VOLATILE_KEYS: frozenset[str] = frozenset(
+    {
+        "etag",
+        "Etag",
+        "ETag",
+        "updateTime",
+        "update_time",
+        "updated",
+        "lastModifiedTime",
+        "LastModified",
+        "lastModified",
+        "ResponseMetadata",
+        "fingerprint",
+        "labelFingerprint",
+        "metadataFingerprint",
+    }
+)
+
+# The one list of redacted fields. A key in REDACTED_KEYS has its whole value replaced; a key in
+# REDACTED_MAPS holds a map whose every value is replaced (names stay visible); a key in
+# REDACTED_NAME_VALUE_LISTS holds a list of {name, value} pairs whose values are replaced.
+REDACTED_KEYS: frozenset[str] = frozenset(
+    {
+        # AWS
+        "UserData",  # EC2 instance / launch template user data
+        "userData",
+        "MasterUserPassword",  # RDS, Redshift, DocumentDB
+        "Password",
+        "password",
+        "SecretString",  # Secrets Manager
+        "SecretBinary",
+        "SecretAccessKey",  # IAM access keys, STS credentials
+        "secretAccessKey",
+        "SessionToken",
+        "sessionToken",
+        "PrivateKey",  # ACM, IoT
+        "privateKey",
+        "AuthToken",  # ElastiCache
+        "authToken",
+        "KeyMaterial",  # EC2 key pairs
+        # GCP
+        "privateKeyData",  # iam.googleapis.com/ServiceAccountKey
+        "private_key",
+        "private_key_data",
+        "rootPassword",  # Cloud SQL
+        "clientSecret",
+        "client_secret",
+    }
+)
+REDACTED_MAPS: frozenset[str] = frozenset(
+    {
+        "Variables",  # Lambda Environment.Variables
+        "environmentVariables",  # Cloud Functions, CodeBuild
+        "environment_variables",
+        "buildEnvironmentVariables",
+        "secretEnvironmentVariables",
+    }
+)
+REDACTED_NAME_VALUE_LISTS: frozenset[str] = frozenset(
+    {
+        "environment",  # ECS container definitions
+        "env",  # Cloud Run / Kubernetes containers
+        "EnvironmentVariables",
+    }
+)
+REDACTION_MARKER = "<redacted>"
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalConfig:
+    """A configuration document ready for the lake."""
+
+    json: str  # canonical JSON of the redacted document (sorted keys, compact)
+    hash: str  # sha256 of the canonical JSON of the redacted document minus volatile keys
+
+
+def canonical_json(document: Any) -> str:
+    """Compact JSON with sorted keys: the same document always gives the same string."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def redacted_value(value: Any, salt: bytes) -> str:
+    """The marker that stands in for a secret: a keyed hash, so changes are still detected."""
+    digest = hmac.new(salt, canonical_json(value).encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{REDACTION_MARKER}:hmac-sha256:{digest}"
+
+
+def redact(document: Any, salt: bytes) -> Any:
+    """A copy of ``document`` with every secret-bearing field replaced by its marker."""
+    if isinstance(document, dict):
+        result: dict[Any, Any] = {}
+        for key, value in document.items():
+            if key in REDACTED_KEYS and value not in (None, "", {}, []):
+                result[key] = redacted_value(value, salt)
+            elif key in REDACTED_MAPS and isinstance(value, dict):
+                result[key] = {name: redacted_value(v, salt) for name, v in value.items()}
+            elif key in REDACTED_NAME_VALUE_LISTS and isinstance(value, list):
+                result[key] = [_redact_pair(item, salt) for item in value]
+            else:
+                result[key] = redact(value, salt)
+        return result
+    if isinstance(document, list):
+        return [redact(item, salt) for item in document]
+    return document
+
+
+def _redact_pair(item: Any, salt: bytes) -> Any:
+    if isinstance(item, dict) and "value" in item:
+        return {**redact(item, salt), "value": redacted_value(item["value"], salt)}
+    return redact(item, salt)
+
+
+def strip_volatile(document: Any) -> Any:
+    """A copy of ``document`` without volatile envelope keys, at any depth."""
+    if isinstance(document, dict):
+        return {k: strip_volatile(v) for k, v in document.items() if k not in VOLATILE_KEYS}
+    if isinstance(document, list):
+        return [strip_volatile(item) for item in document]
+    return document
+
+
+def config_hash(redacted_document: Any) -> str:
+    """The stable hash of an already redacted document."""
+    stable = canonical_json(strip_volatile(redacted_document)).encode()
+    return hashlib.sha256(stable).hexdigest()[:32]
+
+
+def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
+    """Redact, serialise canonically and hash a configuration document."""
+    redacted = redact(document, salt)
+    return CanonicalConfig(json=canonical_json(redacted), hash=config_hash(redacted))

@@ -1,0 +1,201 @@
+"""Where the lake lives: a local folder or ``s3://bucket/prefix``, and its Delta tables.
+
+A lake is a folder with a marker file, ``_assetlake.json`` (format version, creation time, the
+redaction salt), and one Delta table per name of :mod:`resolvers.lake.tables`. Opening a folder
+that holds something else, or a lake of a newer format, is an error: never an overwrite.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import orjson
+import polars as pl
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from resolvers.errors import LakeError
+from resolvers.lake.tables import TABLES, TABLES_BY_NAME, TableSpec
+from resolvers.timeutil import isoformat, utcnow
+
+FORMAT = "assetlake"
+FORMAT_VERSION = 1
+MARKER = "_assetlake.json"
+DEFAULT_LAKE = "./lake"
+SALT_ENV = "ASSETLAKE_REDACTION_SALT"
+
+
+def default_lake_uri() -> str:
+    """``$ASSETLAKE_LAKE``, else ``./lake``."""
+    return os.environ.get("ASSETLAKE_LAKE") or DEFAULT_LAKE
+
+
+def s3_storage_options(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """delta-rs object-store options for S3 from the usual AWS variables."""
+    env = os.environ if env is None else env
+    options: dict[str, str] = {}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if env.get(name):
+            options[name] = env[name]
+    options["AWS_REGION"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        options["AWS_ALLOW_HTTP"] = "true" if endpoint.startswith("http://") else "false"
+        options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
+    # S3 has conditional writes (If-None-Match), which delta-rs uses for safe concurrent commits.
+    options.setdefault("AWS_CONDITIONAL_PUT", env.get("ASSETLAKE_S3_CONDITIONAL_PUT", "etag"))
+    return options
+
+
+class Lake:
+    """A lake of Delta tables under one root URI."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        raw = uri or default_lake_uri()
+        self.is_s3 = raw.startswith("s3://")
+        self.uri = raw.rstrip("/") if self.is_s3 else str(Path(raw).expanduser().resolve())
+        self.storage_options: dict[str, str] | None = s3_storage_options() if self.is_s3 else None
+        self._tables: dict[str, DeltaTable] = {}
+
+    def __repr__(self) -> str:
+        return f"Lake({self.uri!r})"
+
+    @cached_property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """An fsspec filesystem for the lake's root (local or s3fs)."""
+        if not self.is_s3:
+            return fsspec.filesystem("file")
+        options = self.storage_options or {}
+        client_kwargs: dict[str, Any] = {"region_name": options["AWS_REGION"]}
+        if "AWS_ENDPOINT_URL" in options:
+            client_kwargs["endpoint_url"] = options["AWS_ENDPOINT_URL"]
+        return fsspec.filesystem("s3", client_kwargs=client_kwargs)
+
+    def table_uri(self, name: str) -> str:
+        """The URI of one table of the lake."""
+        return f"{self.uri}/{name}"
+
+    # -- the marker -----------------------------------------------------------------------
+    def _marker_path(self) -> str:
+        return f"{self.uri}/{MARKER}"
+
+    def read_marker(self) -> dict[str, Any] | None:
+        """The lake's marker, or None where there is none."""
+        try:
+            with self.fs.open(self._marker_path(), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        try:
+            marker = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise LakeError(f"{self.uri}: {MARKER} is not valid JSON") from exc
+        if not isinstance(marker, dict) or marker.get("format") != FORMAT:
+            raise LakeError(f"{self.uri}: {MARKER} does not describe an assetlake lake")
+        return marker
+
+    def _is_empty(self) -> bool:
+        try:
+            return not self.fs.ls(self.uri)
+        except FileNotFoundError:
+            return True
+
+    @cached_property
+    def marker(self) -> dict[str, Any]:
+        """The marker, checked for compatibility (the lake must exist)."""
+        marker = self.read_marker()
+        if marker is None:
+            raise LakeError(f"{self.uri}: no assetlake lake here (run `assetlake ingest` first)")
+        version = marker.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise LakeError(
+                f"{self.uri}: lake format version {version!r} is newer than this assetlake "
+                f"supports ({FORMAT_VERSION}); upgrade assetlake"
+            )
+        return marker
+
+    @property
+    def salt(self) -> bytes:
+        """The redaction salt: ``$ASSETLAKE_REDACTION_SALT``, else the lake's own."""
+        return (os.environ.get(SALT_ENV) or self.marker["redaction_salt"]).encode()
+
+    def exists(self) -> bool:
+        """Whether an assetlake lake is at this URI."""
+        return self.read_marker() is not None
+
+    def create(self) -> Lake:
+        """Create the lake (marker and empty tables) unless it exists; check it if it does."""
+        if self.read_marker() is None:
+            if not self._is_empty():
+                raise LakeError(
+                    f"{self.uri}: the folder is not empty and is not an assetlake lake; "
+                    "refusing to write into it"
+                )
+            self._write_marker()
+        self.__dict__.pop("marker", None)
+        _ = self.marker
+        for spec in TABLES:
+            self._ensure_table(spec)
+        return self
+
+    def _write_marker(self) -> None:
+        marker = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created_at": isoformat(utcnow()),
+            "redaction_salt": secrets.token_hex(16),
+        }
+        if not self.is_s3:
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+        with self.fs.open(self._marker_path(), "wb") as handle:
+            handle.write(orjson.dumps(marker, option=orjson.OPT_INDENT_2))
+
+    def _ensure_table(self, spec: TableSpec) -> None:
+        try:
+            table = DeltaTable(self.table_uri(spec.name), storage_options=self.storage_options)
+        except TableNotFoundError:
+            DeltaTable.create(
+                self.table_uri(spec.name),
+                schema=spec.schema,
+                partition_by=list(spec.partition_by) or None,
+                name=spec.name,
+                description=spec.description,
+                storage_options=self.storage_options,
+                mode="ignore",
+            )
+            return
+        present = set(table.schema().to_arrow().names)
+        missing = [name for name in spec.schema.names if name not in present]
+        if missing:
+            raise LakeError(
+                f"{self.table_uri(spec.name)}: not an assetlake table (missing columns "
+                f"{', '.join(missing)})"
+            )
+
+    # -- tables ---------------------------------------------------------------------------
+    def table(self, name: str) -> DeltaTable:
+        """The Delta table ``name``, at its latest version."""
+        if name not in TABLES_BY_NAME:
+            raise LakeError(f"no table named {name!r}")
+        cached = self._tables.get(name)
+        if cached is None:
+            _ = self.marker
+            try:
+                cached = DeltaTable(self.table_uri(name), storage_options=self.storage_options)
+            except TableNotFoundError as exc:
+                raise LakeError(f"{self.table_uri(name)}: table missing from the lake") from exc
+            self._tables[name] = cached
+        else:
+            cached.update_incremental()
+        return cached
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """A lazy polars scan of table ``name`` at its latest version (filters push down)."""
+        return pl.scan_delta(self.table(name), credential_provider=None)

@@ -1,0 +1,268 @@
+"""The lake's tables: names, Arrow schemas, keys, partitioning, and rows <-> Arrow.
+
+The five tables of CONTRACT.md keep exactly its columns (in its order) and add a few of their
+own after them. ``asset_observations`` is internal: the compact log of every observation, from
+which a chain is rebuilt when a late observation arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from resolvers.lake.scd2 import Version
+from resolvers.model import AssetChange, Observation, RawRecord, Unresolved
+
+TS = pa.timestamp("us", tz="UTC")
+STR = pa.string()
+IDS = pa.list_(pa.string())
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """One Delta table of the lake."""
+
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]  # the columns that identify a row (idempotent landing)
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+
+
+RAW_EVENTS = TableSpec(
+    name="raw_events",
+    schema=pa.schema(
+        [
+            ("event_id", STR),
+            ("source", STR),
+            ("cloud", STR),
+            ("account_id", STR),
+            ("region", STR),
+            ("event_time", TS),
+            ("received_at", TS),
+            ("classification", STR),
+            ("payload", STR),
+            ("batch_id", STR),
+        ]
+    ),
+    key=("event_id",),
+    description="every record received, as received (bronze; replayable)",
+)
+
+ASSET_CHANGES = TableSpec(
+    name="asset_changes",
+    schema=pa.schema(
+        [
+            ("event_id", STR),
+            ("asset_key", STR),
+            ("cloud", STR),
+            ("account_id", STR),
+            ("region", STR),
+            ("resource_type", STR),
+            ("action", STR),
+            ("event_source", STR),
+            ("event_name", STR),
+            ("event_time", TS),
+            ("principal", STR),
+            ("principal_type", STR),
+            ("source_ip", STR),
+            ("user_agent", STR),
+            ("invoked_by", STR),
+            ("request", STR),
+            ("response", STR),
+            ("batch_id", STR),
+            ("recorded_at", TS),
+        ]
+    ),
+    key=("event_id", "asset_key"),
+    description="one row per (event, asset it changed): the audit trail",
+)
+
+ASSET_VERSIONS = TableSpec(
+    name="asset_versions",
+    schema=pa.schema(
+        [
+            ("asset_key", STR),
+            ("cloud", STR),
+            ("account_id", STR),
+            ("region", STR),
+            ("resource_type", STR),
+            ("name", STR),
+            ("tags", STR),
+            ("config", STR),
+            ("config_hash", STR),
+            ("version", pa.int64()),
+            ("valid_from", TS),
+            ("valid_to", TS),
+            ("is_current", pa.bool_()),
+            ("is_deleted", pa.bool_()),
+            ("changed_by", STR),
+            ("change_event_ids", IDS),
+            ("change_source", STR),
+            ("observed_at", TS),
+            ("recorded_at", TS),
+            ("last_observed_at", TS),
+        ]
+    ),
+    key=("asset_key", "valid_from"),
+    partition_by=("is_current",),
+    description="SCD type 2: one row per version of an asset",
+)
+
+FINDINGS = TableSpec(
+    name="findings",
+    schema=pa.schema(
+        [
+            ("finding_id", STR),
+            ("rule_id", STR),
+            ("severity", STR),
+            ("asset_key", STR),
+            ("resource_type", STR),
+            ("account_id", STR),
+            ("status", STR),
+            ("opened_at", TS),
+            ("resolved_at", TS),
+            ("opened_by_event_id", STR),
+            ("resolved_by_event_id", STR),
+            ("evidence", STR),
+            ("frameworks", IDS),
+        ]
+    ),
+    key=("finding_id",),
+    description="one row per interval during which an asset (or a change event) broke a rule",
+)
+
+UNRESOLVED_EVENTS = TableSpec(
+    name="unresolved_events",
+    schema=pa.schema(
+        [
+            ("event_id", STR),
+            ("source", STR),
+            ("event_source", STR),
+            ("event_name", STR),
+            ("event_time", TS),
+            ("reason", STR),
+            ("detail", STR),
+            ("recorded_at", TS),
+            ("batch_id", STR),
+        ]
+    ),
+    key=("event_id", "reason"),
+    description="records that could not be resolved, with the reason",
+)
+
+ASSET_OBSERVATIONS = TableSpec(
+    name="asset_observations",
+    schema=pa.schema(
+        [
+            ("asset_key", STR),
+            ("event_time", TS),
+            ("event_ids", IDS),
+            ("cloud", STR),
+            ("account_id", STR),
+            ("region", STR),
+            ("resource_type", STR),
+            ("name", STR),
+            ("tags", STR),
+            ("config", STR),
+            ("config_hash", STR),
+            ("is_deleted", pa.bool_()),
+            ("principal", STR),
+            ("change_source", STR),
+            ("observed_at", TS),
+            ("recorded_at", TS),
+        ]
+    ),
+    key=("asset_key", "event_time", "event_ids"),
+    description="internal: every observation of every asset, for rebuilding a chain",
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    RAW_EVENTS,
+    ASSET_CHANGES,
+    ASSET_VERSIONS,
+    FINDINGS,
+    UNRESOLVED_EVENTS,
+    ASSET_OBSERVATIONS,
+)
+TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
+
+
+def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
+    return pa.Table.from_pydict(columns, schema=spec.schema)
+
+
+def raw_events_table(rows: Sequence[RawRecord], batch_id: str, now: dt.datetime) -> pa.Table:
+    """Arrow rows of raw_events."""
+    return _table(
+        RAW_EVENTS,
+        {
+            "event_id": [r.event_id for r in rows],
+            "source": [r.source for r in rows],
+            "cloud": [r.cloud for r in rows],
+            "account_id": [r.account_id for r in rows],
+            "region": [r.region for r in rows],
+            "event_time": [r.event_time for r in rows],
+            "received_at": [now] * len(rows),
+            "classification": [r.classification for r in rows],
+            "payload": [r.payload for r in rows],
+            "batch_id": [batch_id] * len(rows),
+        },
+    )
+
+
+def asset_changes_table(rows: Sequence[AssetChange], batch_id: str, now: dt.datetime) -> pa.Table:
+    """Arrow rows of asset_changes."""
+    names = [f for f in ASSET_CHANGES.schema.names if f not in ("batch_id", "recorded_at")]
+    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns["batch_id"] = [batch_id] * len(rows)
+    columns["recorded_at"] = [now] * len(rows)
+    return _table(ASSET_CHANGES, columns)
+
+
+def unresolved_table(rows: Sequence[Unresolved], batch_id: str, now: dt.datetime) -> pa.Table:
+    """Arrow rows of unresolved_events."""
+    names = [f for f in UNRESOLVED_EVENTS.schema.names if f not in ("batch_id", "recorded_at")]
+    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns["batch_id"] = [batch_id] * len(rows)
+    columns["recorded_at"] = [now] * len(rows)
+    return _table(UNRESOLVED_EVENTS, columns)
+
+
+def versions_table(rows: Sequence[Version], now: dt.datetime) -> pa.Table:
+    """Arrow rows of asset_versions."""
+    names = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
+    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns["change_event_ids"] = [list(ids) for ids in columns["change_event_ids"]]
+    columns["recorded_at"] = [now] * len(rows)
+    return _table(ASSET_VERSIONS, columns)
+
+
+def versions_from_table(table: pl.DataFrame) -> list[Version]:
+    """Version rows read back from asset_versions."""
+    fields = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
+    columns = {name: table.get_column(name).to_list() for name in fields}
+    columns["change_event_ids"] = [tuple(ids or ()) for ids in columns["change_event_ids"]]
+    return [Version(**dict(zip(fields, values, strict=True))) for values in zip(*columns.values())]
+
+
+def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Table:
+    """Arrow rows of asset_observations."""
+    rows = list(rows)
+    names = [f for f in ASSET_OBSERVATIONS.schema.names if f != "recorded_at"]
+    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns["event_ids"] = [list(ids) for ids in columns["event_ids"]]
+    columns["recorded_at"] = [now] * len(rows)
+    return _table(ASSET_OBSERVATIONS, columns)
+
+
+def observations_from_table(table: pl.DataFrame) -> list[Observation]:
+    """Observations read back from asset_observations."""
+    fields = [f for f in ASSET_OBSERVATIONS.schema.names if f != "recorded_at"]
+    columns = {name: table.get_column(name).to_list() for name in fields}
+    columns["event_ids"] = [tuple(ids or ()) for ids in columns["event_ids"]]
+    return [Observation(**dict(zip(fields, values, strict=True))) for values in zip(*columns.values())]

@@ -1,0 +1,107 @@
+"""Typed records that flow from resolvers into the lake: one dataclass per table row kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+SOURCES = ("aws_cloudtrail", "gcp_asset_feed", "gcp_audit_log")
+CLASSIFICATIONS = ("change", "read", "data", "error", "unknown")
+ACTIONS = ("create", "update", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One received record, as received (a row of raw_events)."""
+
+    event_id: str
+    source: str
+    cloud: str
+    account_id: str | None
+    region: str | None
+    event_time: dt.datetime | None
+    classification: str
+    payload: str  # the record as received, JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class AssetChange:
+    """One (event, asset) pair: who did what to which asset (a row of asset_changes)."""
+
+    event_id: str
+    asset_key: str
+    cloud: str
+    account_id: str | None
+    region: str | None
+    resource_type: str
+    action: str
+    event_source: str
+    event_name: str
+    event_time: dt.datetime
+    principal: str | None = None
+    principal_type: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    invoked_by: str | None = None
+    request: str | None = None  # JSON
+    response: str | None = None  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The state of one asset at one instant, as an event or a scan saw it.
+
+    ``config`` is canonical JSON (already redacted) and ``config_hash`` its stable hash; build
+    observations with :func:`resolvers.observe.observation` rather than by hand.
+    """
+
+    asset_key: str
+    cloud: str
+    account_id: str | None
+    region: str | None
+    resource_type: str
+    name: str | None
+    tags: str  # canonical JSON object
+    config: str  # canonical JSON, secrets redacted
+    config_hash: str
+    is_deleted: bool
+    event_time: dt.datetime
+    event_ids: tuple[str, ...]
+    principal: str | None
+    change_source: str  # 'event' | 'scan'
+    observed_at: dt.datetime
+
+    @property
+    def state(self) -> tuple[bool, str]:
+        """What makes two consecutive versions different (invariant 2)."""
+        return (self.is_deleted, self.config_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A record that could not be turned into an asset change (a row of unresolved_events)."""
+
+    event_id: str
+    source: str
+    reason: str
+    detail: str
+    event_source: str | None = None
+    event_name: str | None = None
+    event_time: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class ResolvedBatch:
+    """Everything one batch of records resolved into, ready to commit."""
+
+    raw: list[RawRecord] = field(default_factory=list)
+    changes: list[AssetChange] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    unresolved: list[Unresolved] = field(default_factory=list)
+
+    def extend(self, other: ResolvedBatch) -> None:
+        """Append the rows of another batch to this one."""
+        self.raw.extend(other.raw)
+        self.changes.extend(other.changes)
+        self.observations.extend(other.observations)
+        self.unresolved.extend(other.unresolved)
