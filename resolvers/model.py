@@ -22,6 +22,7 @@ class RawRecord:
     event_time: dt.datetime | None
     classification: str
     payload: str  # the record as received, JSON text
+    record_hash: str = ""  # hash of the record's content: a colliding event id is not a repeat
 
 
 @dataclass(frozen=True, slots=True)

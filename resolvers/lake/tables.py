@@ -47,9 +47,10 @@ RAW_EVENTS = TableSpec(
             ("classification", STR),
             ("payload", STR),
             ("batch_id", STR),
+            ("record_hash", STR),
         ]
     ),
-    key=("event_id",),
+    key=("event_id", "record_hash"),
     description="every record received, as received (bronze; replayable)",
 )
 
@@ -211,6 +212,7 @@ def raw_events_table(rows: Sequence[RawRecord], batch_id: str, now: dt.datetime)
             "classification": [r.classification for r in rows],
             "payload": [r.payload for r in rows],
             "batch_id": [batch_id] * len(rows),
+            "record_hash": [r.record_hash for r in rows],
         },
     )
 

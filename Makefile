@@ -1,0 +1,51 @@
+# assetlake: make demo | make test | make dev | make lint | make bench
+# Everything a fresh machine needs is installed into .venv from requirements.lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test test-fast dev lint format bench lock catalog clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	$(UV) pip sync -q --python $(BIN)/python requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile -q pyproject.toml --extra dev -o requirements.lock
+
+demo: install
+	$(BIN)/assetlake demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not service"
+
+dev: install
+	mkdir -p dagster_home
+	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pyright
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/assetlake bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

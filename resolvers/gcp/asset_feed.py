@@ -1,0 +1,206 @@
+"""GCP Cloud Asset Inventory feed messages (TemporalAsset) to observations and changes.
+
+A feed message carries the whole asset, so the state comes from the message itself: no API call
+is ever needed. Both spellings are accepted: camelCase as Pub/Sub delivers feed messages
+(``assetType``, ``priorAssetState``, ``window.startTime``) and snake_case as exports and the
+client libraries write them (``asset_type``, ``prior_asset_state``, ``window.start_time``).
+A bare Asset (an export line) with an update time is an observation at that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from resolvers.canonical import canonical_json
+from resolvers.model import AssetChange, Observation, RawRecord, ResolvedBatch, Unresolved
+from resolvers.observe import observation
+from resolvers.timeutil import parse_time
+
+SOURCE = "gcp_asset_feed"
+EVENT_SOURCE = "cloudasset.googleapis.com"
+CONTENT_KEYS = {
+    "resource": "resource",
+    "iamPolicy": "iam_policy",
+    "orgPolicy": "org_policy",
+    "accessPolicy": "access_policy",
+    "accessLevel": "access_level",
+    "servicePerimeter": "service_perimeter",
+    "osInventory": "os_inventory",
+}
+_PROJECT_IN_NAME = re.compile(r"/projects/([^/]+)")
+_LOCATION_IN_NAME = re.compile(r"/(?:locations|regions|zones)/([^/]+)")
+
+
+class FeedRecordError(ValueError):
+    """A feed message that cannot be read; ``reason`` goes to unresolved_events."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _get(mapping: Mapping[str, Any], camel: str, snake: str | None = None) -> Any:
+    """A field under its camelCase or snake_case name."""
+    if camel in mapping:
+        return mapping[camel]
+    return mapping.get(snake or _snake(camel))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def is_feed_record(record: Mapping[str, Any]) -> bool:
+    """Whether a JSON object looks like a TemporalAsset or a bare CAI Asset."""
+    if "window" in record and ("asset" in record or "priorAsset" in record or "prior_asset" in record):
+        return True
+    return "name" in record and ("assetType" in record or "asset_type" in record)
+
+
+def feed_event_id(record: Mapping[str, Any]) -> str:
+    """A deterministic id for a feed message: the same message always gets the same id."""
+    return "cai-" + hashlib.sha256(canonical_json(record).encode()).hexdigest()[:32]
+
+
+def _asset_and_time(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any, bool, Mapping | None]:
+    if "window" in record:
+        window = record.get("window")
+        if not isinstance(window, Mapping):
+            raise FeedRecordError("malformed", "window is not an object")
+        asset = _get(record, "asset") or {}
+        prior = _get(record, "priorAsset")
+        deleted = bool(record.get("deleted", False))
+        return asset, _get(window, "startTime"), deleted, prior if isinstance(prior, Mapping) else None
+    return record, _get(record, "updateTime"), False, None
+
+
+def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for camel, snake in CONTENT_KEYS.items():
+        value = _get(asset, camel, snake)
+        if value is None:
+            continue
+        if camel == "resource" and isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if k not in ("discovery_document_uri", "discoveryDocumentUri")}
+        document[camel] = value
+    return document
+
+
+def _account(name: str, asset: Mapping[str, Any]) -> str | None:
+    found = _PROJECT_IN_NAME.search(name)
+    if found:
+        return found.group(1)
+    for ancestor in _get(asset, "ancestors") or []:
+        if isinstance(ancestor, str) and ancestor.startswith("projects/"):
+            return ancestor.split("/", 1)[1]
+    resource = _get(asset, "resource") or {}
+    parent = resource.get("parent") if isinstance(resource, Mapping) else None
+    if isinstance(parent, str) and "/projects/" in parent:
+        return parent.rsplit("/", 1)[1]
+    return None
+
+
+def _region(name: str, asset: Mapping[str, Any]) -> str | None:
+    resource = _get(asset, "resource") or {}
+    location = resource.get("location") if isinstance(resource, Mapping) else None
+    if isinstance(location, str) and location:
+        return location.lower()
+    found = _LOCATION_IN_NAME.search(name)
+    if found:
+        return found.group(1)
+    data = resource.get("data") if isinstance(resource, Mapping) else None
+    if isinstance(data, Mapping) and isinstance(data.get("location"), str):
+        return data["location"].lower()
+    return "global"
+
+
+def _display_name(name: str, data: Mapping[str, Any]) -> str:
+    for field in ("name", "displayName", "display_name", "id"):
+        value = data.get(field)
+        if isinstance(value, str) and value:
+            return value.rsplit("/", 1)[-1]
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _labels(data: Mapping[str, Any]) -> dict[str, Any]:
+    labels = data.get("labels")
+    return dict(labels) if isinstance(labels, Mapping) else {}
+
+
+def resolve_feed_record(record: Mapping[str, Any], payload: str, salt: bytes) -> ResolvedBatch:
+    """One feed message as a raw record plus its change and observation (or unresolved)."""
+    event_id = feed_event_id(record)
+    try:
+        change, obs, event_time = _resolve(record, event_id, salt)
+    except FeedRecordError as exc:
+        raw = RawRecord(event_id, SOURCE, "gcp", None, None, None, "unknown", payload)
+        bad = Unresolved(event_id, SOURCE, exc.reason, str(exc), EVENT_SOURCE, "TemporalAsset")
+        return ResolvedBatch(raw=[raw], unresolved=[bad])
+    raw = RawRecord(
+        event_id, SOURCE, "gcp", obs.account_id, obs.region, event_time, "change", payload
+    )
+    return ResolvedBatch(raw=[raw], changes=[change], observations=[obs])
+
+
+def _resolve(
+    record: Mapping[str, Any], event_id: str, salt: bytes
+) -> tuple[AssetChange, Observation, Any]:
+    asset, start, deleted, prior = _asset_and_time(record)
+    if not isinstance(asset, Mapping):
+        raise FeedRecordError("malformed", "asset is not an object")
+    source_asset = asset if _get(asset, "name") else (prior or {})
+    name = _get(source_asset, "name")
+    asset_type = _get(source_asset, "assetType")
+    if not isinstance(name, str) or not name.startswith("//") or not isinstance(asset_type, str):
+        raise FeedRecordError("malformed", "no asset name (//service/...) or asset type")
+    if start is None:
+        raise FeedRecordError("no_event_time", f"{name}: no window.startTime or updateTime")
+    try:
+        event_time = parse_time(start)
+    except ValueError as exc:
+        raise FeedRecordError("bad_event_time", f"{name}: {exc}") from exc
+    described = asset if _content(asset) else (prior or asset)
+    resource = _get(described, "resource") or {}
+    data = resource.get("data") if isinstance(resource, Mapping) else None
+    data = data if isinstance(data, Mapping) else {}
+    obs = observation(
+        asset_key=name,
+        cloud="gcp",
+        resource_type=asset_type,
+        config={} if deleted else _content(asset),
+        event_time=event_time,
+        event_ids=[event_id],
+        salt=salt,
+        account_id=_account(name, described),
+        region=_region(name, described),
+        name=_display_name(name, data),
+        tags=_labels(data),
+        is_deleted=deleted,
+    )
+    change = AssetChange(
+        event_id=event_id,
+        asset_key=name,
+        cloud="gcp",
+        account_id=obs.account_id,
+        region=obs.region,
+        resource_type=asset_type,
+        action=_action(record, deleted),
+        event_source=EVENT_SOURCE,
+        event_name="TemporalAsset",
+        event_time=event_time,
+    )
+    return change, obs, event_time
+
+
+def _action(record: Mapping[str, Any], deleted: bool) -> str:
+    if deleted:
+        return "delete"
+    prior_state = _get(record, "priorAssetState")
+    if prior_state in ("DOES_NOT_EXIST", "DELETED"):
+        return "create"
+    if prior_state == "PRESENT" or _get(record, "priorAsset"):
+        return "update"
+    return "create" if "window" in record else "update"
