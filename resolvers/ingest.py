@@ -226,9 +226,16 @@ def ingest_records(
 
 
 def ingest_files(
-    lake: Lake, paths: Sequence[Path], batch_size: int = DEFAULT_BATCH_SIZE
+    lake: Lake,
+    paths: Sequence[Path],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    fold_after: bool = True,
 ) -> IngestReport:
-    """``assetlake ingest``: every file is read and checked before anything is written."""
+    """``assetlake ingest``: every file is read and checked before anything is written.
+
+    With ``fold_after`` the tail is folded at the end, so that the Delta table asset_versions
+    is exact on its own when the command returns.
+    """
     loaded = [(path, read_file(path)) for path in paths]
     lake.create()
     writer = LakeWriter(lake)
@@ -238,4 +245,6 @@ def ingest_files(
         report.batches.extend(
             ingest_records(writer, records, dominant_source(records), batch_size)
         )
+    if fold_after:
+        writer.fold()
     return report

@@ -182,6 +182,20 @@ ASSET_OBSERVATIONS = TableSpec(
     description="internal: every observation of every asset, for rebuilding a chain",
 )
 
+ASSET_VERSIONS_TAIL = TableSpec(
+    name="asset_versions_tail",
+    schema=pa.schema(
+        [
+            *ASSET_VERSIONS.schema,
+            ("_op", STR),  # put (a whole row) | patch (chain fields of a row) | delete
+            ("_seq", pa.int64()),  # commit order: the latest op on a row wins
+            ("_rebuild", pa.bool_()),  # written by a chain rebuild (may touch closed history)
+        ]
+    ),
+    key=("asset_key", "valid_from", "_seq"),
+    description="internal: asset_versions row operations committed since the last fold",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     RAW_EVENTS,
     ASSET_CHANGES,
@@ -189,6 +203,7 @@ TABLES: tuple[TableSpec, ...] = (
     FINDINGS,
     UNRESOLVED_EVENTS,
     ASSET_OBSERVATIONS,
+    ASSET_VERSIONS_TAIL,
 )
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 

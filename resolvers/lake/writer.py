@@ -1,33 +1,35 @@
 """Committing a resolved batch to the lake, idempotently, so invariants 1-5 hold after it.
 
-Order of commits, chosen so that a crash anywhere leaves nothing lost and a re-run repairs it:
-raw_events (landing), asset_changes, unresolved_events, asset_versions, asset_observations.
-Every append is idempotent on the table's key (rows already present are not written again), and
-each commit carries the batch id in its metadata and, for streams, an application transaction
-(``app_id``, sequence) so that a re-delivered batch is recognised without reading any rows.
+Order of commits, chosen so that a crash anywhere loses nothing and a re-run repairs it:
+raw_events (landing), asset_changes, unresolved_events, asset_observations (the log a chain is
+rebuilt from), then the asset_versions row operations (the tail, see layout.py). Every append is
+idempotent on the table's key, checked against in-process hash indexes so that a batch costs
+what the batch is, not what the table is. Each commit carries the batch id in its metadata and,
+for streams, an application transaction (``app_id``, sequence) so that a re-delivered batch is
+recognised without reading any rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import CommitProperties, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError
 
-from resolvers.lake import scd2
+from resolvers.lake import layout, scd2
+from resolvers.lake.fold import FoldResult, fold
+from resolvers.lake.indexes import CurrentState, KeyIndex
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import (
     ASSET_CHANGES,
     ASSET_OBSERVATIONS,
     ASSET_VERSIONS,
+    ASSET_VERSIONS_TAIL,
     RAW_EVENTS,
     UNRESOLVED_EVENTS,
     TableSpec,
@@ -40,13 +42,12 @@ from resolvers.lake.tables import (
     versions_table,
 )
 from resolvers.model import Observation, ResolvedBatch
-from resolvers.timeutil import utcnow
+from resolvers.timeutil import to_micros, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_COMMIT_ATTEMPTS = 8
-VERSION_COLUMNS = ASSET_VERSIONS.schema.names
-MERGE_PREDICATE = "t.asset_key = s.asset_key AND t.valid_from = s.valid_from"
+MAX_COMMIT_RETRIES = 8
+FOLD_AT_TAIL_ROWS = 250_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +72,40 @@ class CommitResult:
     assets_touched: int = 0
     assets_rebuilt: int = 0
     observations: int = 0
+    folded: FoldResult | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VersionPlan:
-    """The asset_versions rows a batch writes and removes, and the observations to log."""
+    """What a batch does to asset_versions, as row operations for the tail."""
 
-    upserts: list[scd2.Version]
-    deletes: list[tuple[str, dt.datetime]]
-    new_observations: list[Observation]
-    assets_touched: int
-    assets_rebuilt: int
-    only_current_rows: bool  # every row the plan changes is a current version
+    puts: list[scd2.Version] = field(default_factory=list)
+    patches: list[scd2.Version] = field(default_factory=list)
+    deletes: list[tuple[str, dt.datetime]] = field(default_factory=list)
+    rebuilt_keys: set[str] = field(default_factory=set)
+    chains: dict[str, list[scd2.Version]] = field(default_factory=dict)
+    new_observations: list[Observation] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Whether the plan changes no row."""
+        return not (self.puts or self.patches or self.deletes)
 
 
 class LakeWriter:
-    """Commits resolved batches into one lake."""
+    """Commits resolved batches into one lake. Keep one per process and reuse it."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, fold_at_tail_rows: int = FOLD_AT_TAIL_ROWS) -> None:
         self.lake = lake
+        self.fold_at_tail_rows = fold_at_tail_rows
+        self._indexes = {
+            spec.name: KeyIndex(lake, spec)
+            for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS, ASSET_OBSERVATIONS)
+        }
+        self.state = CurrentState(lake)
+        self._tail_rows: int | None = None
 
-    # -- entry point ----------------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------------
     def commit(
         self, batch: ResolvedBatch, batch_id: str, txn: StreamTxn | None = None
     ) -> CommitResult:
@@ -99,7 +113,7 @@ class LakeWriter:
         if txn is not None and self._already_committed(txn):
             return CommitResult(batch_id=batch_id, skipped=True)
         now = utcnow()
-        props = self._commit_properties(batch_id, txn)
+        props = _commit_properties(batch_id, txn)
         raw = self._append_new(RAW_EVENTS, raw_events_table(batch.raw, batch_id, now), props)
         changes = self._append_new(
             ASSET_CHANGES, asset_changes_table(batch.changes, batch_id, now), props
@@ -107,192 +121,190 @@ class LakeWriter:
         unresolved = self._append_new(
             UNRESOLVED_EVENTS, unresolved_table(batch.unresolved, batch_id, now), props
         )
-        plan = self._commit_versions(batch.observations, props)
+        plan = self.plan_versions(batch.observations)
         logged = self._append_new(
             ASSET_OBSERVATIONS, observations_table(plan.new_observations, now), props
         )
+        self._append_plan(plan, now, props)
+        folded = self._maybe_fold()
         return CommitResult(
             batch_id=batch_id,
             raw_events=raw,
             asset_changes=changes,
             unresolved_events=unresolved,
-            versions_written=len(plan.upserts),
+            versions_written=len(plan.puts) + len(plan.patches),
             versions_deleted=len(plan.deletes),
-            assets_touched=plan.assets_touched,
-            assets_rebuilt=plan.assets_rebuilt,
+            assets_touched=len(plan.chains),
+            assets_rebuilt=len(plan.rebuilt_keys),
             observations=logged,
+            folded=folded,
         )
+
+    def fold(self) -> FoldResult:
+        """Apply the tail to asset_versions now (asset_versions is then exact on its own)."""
+        in_sync = self.state.table_versions() == self.state._versions
+        result = fold(self.lake)
+        self._tail_rows = 0
+        if in_sync:  # folding changes the layout, not the content: the state stays valid
+            self.state._versions = self.state.table_versions()
+        return result
 
     def _already_committed(self, txn: StreamTxn) -> bool:
-        done = self.lake.table(ASSET_OBSERVATIONS.name).transaction_version(txn.app_id)
+        done = self.lake.table(RAW_EVENTS.name).transaction_version(txn.app_id)
         return done is not None and done >= txn.sequence
-
-    @staticmethod
-    def _commit_properties(batch_id: str, txn: StreamTxn | None) -> CommitProperties:
-        transactions = [Transaction(txn.app_id, txn.sequence)] if txn else None
-        return CommitProperties(
-            custom_metadata={"assetlake.batch_id": batch_id},
-            app_transactions=transactions,
-            max_commit_retries=MAX_COMMIT_ATTEMPTS,
-        )
 
     # -- idempotent appends ---------------------------------------------------------------
     def _append_new(self, spec: TableSpec, rows: pa.Table, props: CommitProperties) -> int:
         """Append the rows whose key is not in the table yet; returns how many were written."""
-        rows = _unique_by_key(rows, spec.key)
         if rows.num_rows == 0:
             return 0
-        rows = self._drop_existing(spec, rows)
-        if rows.num_rows == 0:
+        index = self._indexes[spec.name]
+        fresh = index.new_rows(pl.from_arrow(rows))  # type: ignore[arg-type]
+        if fresh.is_empty():
             return 0
-        write_deltalake(
-            self.lake.table(spec.name),
-            rows,
-            mode="append",
-            commit_properties=props,
-            storage_options=self.lake.storage_options,
-        )
-        return rows.num_rows
-
-    def _drop_existing(self, spec: TableSpec, rows: pa.Table) -> pa.Table:
-        first = spec.key[0]
-        wanted = pl.Series(pc.unique(rows.column(first)).to_pylist(), dtype=pl.String)
-        scan = self.lake.scan(spec.name).select(spec.key).filter(pl.col(first).is_in(wanted))
-        existing = scan.collect().to_arrow()
-        if existing.num_rows == 0:
-            return rows
-        present = set(_key_tuples(existing, spec.key))
-        keep = [key not in present for key in _key_tuples(rows, spec.key)]
-        return rows.filter(pa.array(keep, type=pa.bool_()))
+        table = self.lake.table(spec.name)
+        before = table.version()
+        _append(table, fresh.to_arrow().cast(spec.schema), props, self.lake)
+        index.committed(fresh, before)
+        return fresh.height
 
     # -- asset_versions -------------------------------------------------------------------
-    def _commit_versions(
-        self, observations: Sequence[Observation], props: CommitProperties
-    ) -> VersionPlan:
-        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            plan = self.plan_versions(observations)
-            try:
-                self._merge_versions(plan, props)
-                return plan
-            except CommitFailedError:
-                if attempt == MAX_COMMIT_ATTEMPTS:
-                    raise
-                log.warning("asset_versions commit conflict; replanning (attempt %d)", attempt)
-                time.sleep(0.05 * attempt)
-        raise AssertionError("unreachable")
-
     def plan_versions(self, observations: Sequence[Observation]) -> VersionPlan:
-        """Decide, from the table as it is now, what the observations change in the chains."""
+        """Decide what the observations change in the chains of the assets they touch."""
         by_key: dict[str, list[Observation]] = defaultdict(list)
         for obs in observations:
             by_key[obs.asset_key].append(obs)
+        plan = VersionPlan()
         if not by_key:
-            return VersionPlan([], [], [], 0, 0, True)
-        current = self._current_versions(by_key)
-        rebuild = sorted(k for k, obs in by_key.items() if scd2.needs_rebuild(current.get(k), obs))
-        upserts: list[scd2.Version] = []
-        deletes: list[tuple[str, dt.datetime]] = []
-        new_observations: list[Observation] = []
-        for key in by_key.keys() - set(rebuild):
-            old = [current[key]] if key in current else []
-            plan = scd2.diff_chain(old, scd2.extend_chain(current.get(key), by_key[key]))
-            upserts.extend(plan.upserts)
-            new_observations.extend(_unique_observations(by_key[key]))
+            return plan
+        self.state.sync()
+        rebuild = []
+        for key, batch in by_key.items():
+            current = self.state.get(key)
+            stub = current.as_version(key) if current else None
+            if scd2.needs_rebuild(stub, batch):
+                rebuild.append(key)
+            else:
+                _plan_extension(plan, key, stub, batch)
         if rebuild:
-            chains, logged = self._chains(rebuild), self._logged_observations(rebuild)
-            for key in rebuild:
-                seen = {scd2.observation_key(obs) for obs in logged[key]}
-                fresh = [o for o in _unique_observations(by_key[key]) if scd2.observation_key(o) not in seen]
-                plan = scd2.diff_chain(chains[key], scd2.rebuild_chain([*logged[key], *fresh]))
-                upserts.extend(plan.upserts)
-                deletes.extend((key, start) for start in plan.deletes)
-                new_observations.extend(fresh)
-        return VersionPlan(
-            upserts=upserts,
-            deletes=deletes,
-            new_observations=new_observations,
-            assets_touched=len(by_key),
-            assets_rebuilt=len(rebuild),
-            only_current_rows=not rebuild,
-        )
+            self._plan_rebuilds(plan, sorted(rebuild), by_key)
+        return plan
 
-    def _read_versions(self, keys: Iterable[str], current_only: bool) -> list[scd2.Version]:
-        condition = pl.col("asset_key").is_in(pl.Series(sorted(keys), dtype=pl.String))
-        if current_only:
-            condition = pl.col("is_current") & condition
-        return versions_from_table(self.lake.scan(ASSET_VERSIONS.name).filter(condition).collect())
-
-    def _current_versions(self, keys: Iterable[str]) -> dict[str, scd2.Version]:
-        return {v.asset_key: v for v in self._read_versions(keys, current_only=True)}
+    def _plan_rebuilds(
+        self, plan: VersionPlan, keys: list[str], by_key: dict[str, list[Observation]]
+    ) -> None:
+        chains, logged = self._chains(keys), self._logged_observations(keys)
+        for key in keys:
+            seen = {scd2.observation_key(obs) for obs in logged[key]}
+            fresh = [o for o in _unique(by_key[key]) if scd2.observation_key(o) not in seen]
+            chain = scd2.rebuild_chain([*logged[key], *fresh])
+            diff = scd2.diff_chain(chains[key], chain)
+            plan.puts.extend(diff.upserts)
+            plan.deletes.extend((key, start) for start in diff.deletes)
+            plan.chains[key] = chain
+            plan.new_observations.extend(fresh)
+            if diff.upserts or diff.deletes:
+                plan.rebuilt_keys.add(key)
 
     def _chains(self, keys: Sequence[str]) -> dict[str, list[scd2.Version]]:
+        wanted = pl.col("asset_key").is_in(pl.Series(keys, dtype=pl.String).implode())
+        tail = self.lake.scan(ASSET_VERSIONS_TAIL.name).filter(wanted)  # the tail first: a
+        base = self.lake.scan(ASSET_VERSIONS.name).filter(wanted)  # fold may run meanwhile
+        frame = layout.resolve(base, tail).sort(layout.KEY).collect()
         chains: dict[str, list[scd2.Version]] = {key: [] for key in keys}
-        for version in self._read_versions(keys, current_only=False):
+        for version in versions_from_table(frame):
             chains[version.asset_key].append(version)
         return chains
 
     def _logged_observations(self, keys: Sequence[str]) -> dict[str, list[Observation]]:
-        condition = pl.col("asset_key").is_in(pl.Series(keys, dtype=pl.String))
-        scan = self.lake.scan(ASSET_OBSERVATIONS.name).filter(condition)
+        wanted = pl.col("asset_key").is_in(pl.Series(keys, dtype=pl.String).implode())
+        frame = self.lake.scan(ASSET_OBSERVATIONS.name).filter(wanted).collect()
         logged: dict[str, list[Observation]] = {key: [] for key in keys}
-        for obs in observations_from_table(scan.collect()):
+        for obs in observations_from_table(frame):
             logged[obs.asset_key].append(obs)
         return logged
 
-    def _merge_versions(self, plan: VersionPlan, props: CommitProperties) -> None:
-        if not plan.upserts and not plan.deletes:
+    def _append_plan(self, plan: VersionPlan, now: dt.datetime, props: CommitProperties) -> None:
+        if plan.empty:
             return
-        source = _merge_source(plan)
-        predicate = MERGE_PREDICATE
-        if plan.only_current_rows:
-            predicate += " AND t.is_current = true"  # literal partition filter: prunes history
-        updates = {name: f"s.{name}" for name in VERSION_COLUMNS}
-        (
-            self.lake.table(ASSET_VERSIONS.name)
-            .merge(
-                source,
-                predicate=predicate,
-                source_alias="s",
-                target_alias="t",
-                streamed_exec=False,
-                commit_properties=props,
-            )
-            .when_matched_delete(predicate="s._op = 'delete'")
-            .when_matched_update(updates, predicate="s._op = 'upsert'")
-            .when_not_matched_insert(updates, predicate="s._op = 'upsert'")
-            .execute()
+        before = self.state.table_versions()
+        table = self.lake.table(ASSET_VERSIONS_TAIL.name)
+        _append(table, _tail_rows(plan, now), props, self.lake)
+        self.state.apply(plan.chains, before)
+        if self._tail_rows is not None:
+            self._tail_rows += len(plan.puts) + len(plan.patches) + len(plan.deletes)
+
+    def _maybe_fold(self) -> FoldResult | None:
+        if self._tail_rows is None:
+            self._tail_rows = self.lake.table(ASSET_VERSIONS_TAIL.name).count()
+        if self._tail_rows < self.fold_at_tail_rows:
+            return None
+        return self.fold()
+
+
+def _plan_extension(
+    plan: VersionPlan, key: str, stub: scd2.Version | None, batch: list[Observation]
+) -> None:
+    chain = scd2.extend_chain(stub, batch)
+    if stub is not None and chain[0] != stub:
+        plan.patches.append(chain[0])
+    plan.puts.extend(chain[1:] if stub is not None else chain)
+    plan.chains[key] = chain
+    plan.new_observations.extend(_unique(batch))
+
+
+def _tail_rows(plan: VersionPlan, now: dt.datetime) -> pa.Table:
+    seq = to_micros(now)
+    schema = ASSET_VERSIONS_TAIL.schema
+    parts = []
+    for rows, op in ((plan.puts, "put"), (plan.patches, "patch")):
+        if rows:
+            table = versions_table(rows, now)
+            if op == "patch":
+                table = _only(table, [*layout.KEY, *layout.CHAIN_COLUMNS])
+            parts.append(_with_ops(table, op, seq, plan.rebuilt_keys))
+    if plan.deletes:
+        keys = pa.table(
+            {
+                "asset_key": pa.array([k for k, _ in plan.deletes], pa.string()),
+                "valid_from": pa.array([v for _, v in plan.deletes], schema.field("valid_from").type),
+            }
         )
+        parts.append(_with_ops(_only(keys, list(keys.column_names)), "delete", seq, plan.rebuilt_keys))
+    return pa.concat_tables([part.select(schema.names).cast(schema) for part in parts])
 
 
-def _merge_source(plan: VersionPlan) -> pa.Table:
-    now = utcnow()
-    upserts = versions_table(plan.upserts, now)
-    upserts = upserts.append_column("_op", pa.array(["upsert"] * upserts.num_rows, pa.string()))
-    if not plan.deletes:
-        return upserts
-    columns = {name: pa.nulls(len(plan.deletes), upserts.schema.field(name).type) for name in VERSION_COLUMNS}
-    columns["asset_key"] = pa.array([key for key, _ in plan.deletes], pa.string())
-    columns["valid_from"] = pa.array([start for _, start in plan.deletes], upserts.schema.field("valid_from").type)
-    columns["_op"] = pa.array(["delete"] * len(plan.deletes), pa.string())
-    deletes = pa.Table.from_pydict(columns, schema=upserts.schema)
-    return pa.concat_tables([upserts, deletes])
+def _only(table: pa.Table, keep: list[str]) -> pa.Table:
+    """``table`` with every asset_versions column, nulls outside ``keep``."""
+    columns = {}
+    for name in layout.COLUMNS:
+        type_ = ASSET_VERSIONS.schema.field(name).type
+        columns[name] = table.column(name) if name in keep else pa.nulls(table.num_rows, type_)
+    return pa.table(columns)
 
 
-def _unique_observations(observations: Iterable[Observation]) -> list[Observation]:
+def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table:
+    keys = table.column("asset_key").to_pylist()
+    return (
+        table.append_column("_op", pa.array([op] * table.num_rows, pa.string()))
+        .append_column("_seq", pa.array([seq] * table.num_rows, pa.int64()))
+        .append_column("_rebuild", pa.array([k in rebuilt for k in keys], pa.bool_()))
+    )
+
+
+def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:  # noqa: ANN001
+    write_deltalake(
+        table, rows, mode="append", commit_properties=props, storage_options=lake.storage_options
+    )
+
+
+def _commit_properties(batch_id: str, txn: StreamTxn | None) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={"assetlake.batch_id": batch_id},
+        app_transactions=[Transaction(txn.app_id, txn.sequence)] if txn else None,
+        max_commit_retries=MAX_COMMIT_RETRIES,
+    )
+
+
+def _unique(observations: Iterable[Observation]) -> list[Observation]:
     return list({scd2.observation_key(obs): obs for obs in observations}.values())
-
-
-def _key_tuples(table: pa.Table, key: Sequence[str]) -> list[tuple]:
-    columns = [table.column(name).to_pylist() for name in key]
-    return [tuple(tuple(v) if isinstance(v, list) else v for v in values) for values in zip(*columns)]
-
-
-def _unique_by_key(rows: pa.Table, key: Sequence[str]) -> pa.Table:
-    if rows.num_rows < 2:
-        return rows
-    seen: set[tuple] = set()
-    keep: list[bool] = []
-    for value in _key_tuples(rows, key):
-        keep.append(value not in seen)
-        seen.add(value)
-    return rows if all(keep) else rows.filter(pa.array(keep, type=pa.bool_()))
