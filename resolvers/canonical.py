@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +144,24 @@ def config_hash(redacted_document: Any) -> str:
     return hashlib.sha256(stable).hexdigest()[:32]
 
 
+_SPECIAL_KEY = re.compile(
+    b'"(?:'
+    + b"|".join(
+        re.escape(key.encode())
+        for key in sorted(VOLATILE_KEYS | REDACTED_KEYS | REDACTED_MAPS | REDACTED_NAME_VALUE_LISTS)
+    )
+    + b')":'
+)
+
+
 def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
-    """Redact, serialise canonically and hash a configuration document."""
+    """Redact, serialise canonically and hash a configuration document.
+
+    Most documents hold no volatile or secret-bearing key at all: those are serialised once
+    and hashed as they are (the same result as the general path, at a fraction of the cost).
+    """
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    if not _SPECIAL_KEY.search(text):
+        return CanonicalConfig(json=text.decode(), hash=hashlib.sha256(text).hexdigest()[:32])
     redacted = redact(document, salt)
     return CanonicalConfig(json=canonical_json(redacted), hash=config_hash(redacted))

@@ -147,17 +147,17 @@ def record_hash(record: Record) -> str:
 
 def resolve_record(record: Record, salt: bytes, default_source: str) -> ResolvedBatch:
     """One record into raw_events plus its changes and observations, or an unresolved row."""
-    batch = _resolve_record(record, salt, default_source)
     digest = record_hash(record)
+    batch = _resolve_record(record, salt, default_source, digest)
     batch.raw = [replace(raw, record_hash=digest) for raw in batch.raw]
     return batch
 
 
-def _resolve_record(record: Record, salt: bytes, default_source: str) -> ResolvedBatch:
+def _resolve_record(record: Record, salt: bytes, default_source: str, digest: str) -> ResolvedBatch:
     source = source_of(record.value)
     value = record.value
     if source == ASSET_FEED and isinstance(value, Mapping):
-        return resolve_feed_record(value, record.payload, salt)
+        return resolve_feed_record(value, record.payload, salt, digest)
     if source == CLOUDTRAIL and isinstance(value, Mapping):
         return resolve_cloudtrail_record(value, record.payload, fallback_id(record.payload))
     if source == AUDIT_LOG and isinstance(value, Mapping):

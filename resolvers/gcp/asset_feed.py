@@ -130,9 +130,14 @@ def _labels(data: Mapping[str, Any]) -> dict[str, Any]:
     return dict(labels) if isinstance(labels, Mapping) else {}
 
 
-def resolve_feed_record(record: Mapping[str, Any], payload: str, salt: bytes) -> ResolvedBatch:
-    """One feed message as a raw record plus its change and observation (or unresolved)."""
-    event_id = feed_event_id(record)
+def resolve_feed_record(
+    record: Mapping[str, Any], payload: str, salt: bytes, digest: str | None = None
+) -> ResolvedBatch:
+    """One feed message as a raw record plus its change and observation (or unresolved).
+
+    ``digest`` is the hash of the message's canonical JSON when the caller has it already.
+    """
+    event_id = f"cai-{digest}" if digest else feed_event_id(record)
     try:
         change, obs, event_time = _resolve(record, event_id, salt)
     except FeedRecordError as exc:

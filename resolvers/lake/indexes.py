@@ -43,10 +43,10 @@ class KeyIndex:
         self._version: int | None = None
 
     def _sync(self) -> None:
-        version = self.lake.table(self.spec.name).version()
+        version = self.lake.table(self.spec.name, fresh=False).version()
         if version == self._version:
             return
-        keys = self.lake.scan(self.spec.name).select(list(self.spec.key)).collect()
+        keys = self.lake.scan(self.spec.name, fresh=False).select(list(self.spec.key)).collect()
         self._sorted = np.unique(key_hashes(keys, self.spec.key))
         self._pending = set()
         self._version = version
@@ -72,7 +72,7 @@ class KeyIndex:
         candidates = rows.filter(pl.Series(hits))
         first = self.spec.key[0]
         present = (
-            self.lake.scan(self.spec.name)
+            self.lake.scan(self.spec.name, fresh=False)
             .select(list(self.spec.key))
             .filter(pl.col(first).is_in(candidates.get_column(first).unique().implode()))
             .collect()
@@ -84,7 +84,10 @@ class KeyIndex:
         if self._version is None or version_before != self._version:
             self._version = None  # someone else committed in between: rebuild on next use
             return
-        self._version = self.lake.table(self.spec.name).version()
+        self._version = self.lake.table(self.spec.name, fresh=False).version()
+        if self._version != version_before + 1:
+            self._version = None  # another writer committed meanwhile: rebuild on next use
+            return
         self._pending.update(key_hashes(rows, self.spec.key).tolist())
         if len(self._pending) >= MERGE_PENDING_AT:
             pending = np.fromiter(self._pending, dtype=np.uint64, count=len(self._pending))
@@ -140,16 +143,16 @@ class CurrentState:
 
     def table_versions(self) -> tuple[int, int]:
         """(asset_versions, asset_versions_tail) Delta versions now."""
-        base = self.lake.table(ASSET_VERSIONS.name).version()
-        return base, self.lake.table(ASSET_VERSIONS_TAIL.name).version()
+        base = self.lake.table(ASSET_VERSIONS.name, fresh=False).version()
+        return base, self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False).version()
 
     def sync(self) -> None:
         """Reload from the tables if anything but this writer committed since the last load."""
         versions = self.table_versions()
         if versions == self._versions:
             return
-        tail = self.lake.scan(ASSET_VERSIONS_TAIL.name)
-        base = self.lake.scan(ASSET_VERSIONS.name).filter(pl.col("is_current"))
+        tail = self.lake.scan(ASSET_VERSIONS_TAIL.name, fresh=False)
+        base = self.lake.scan(ASSET_VERSIONS.name, fresh=False).filter(pl.col("is_current"))
         rows = layout.resolve(base, tail).filter(pl.col("is_current")).select(CURRENT_COLUMNS)
         frame = rows.collect()
         self._current = {
@@ -162,11 +165,16 @@ class CurrentState:
         """The current version of one asset, or None if it has none."""
         return self._current.get(asset_key)
 
-    def apply(self, chains: dict[str, list[Version]], versions_before: tuple[int, int]) -> None:
-        """Record the new chain ends this writer committed (one tail commit after ``before``)."""
-        if versions_before != self._versions:
+    def apply(self, chains: dict[str, list[Version]], versions_before: tuple[int, int]) -> bool:
+        """Record the chain ends this writer committed (one tail commit after ``before``).
+
+        Returns False when another writer committed to the tail meanwhile: the state is then
+        dropped (reloaded on next use) and the caller must re-check the chains it touched.
+        """
+        base, tail = versions_before
+        if versions_before != self._versions or self.table_versions() != (base, tail + 1):
             self._versions = None
-            return
+            return False
         for key, chain in chains.items():
             last = chain[-1] if chain else None
             if last is None:
@@ -176,6 +184,7 @@ class CurrentState:
                 last.valid_from, last.last_observed_at, last.is_deleted, last.config_hash, last.version
             )
         self._versions = self.table_versions()
+        return True
 
     def invalidate(self) -> None:
         """Forget everything: reload on next use."""

@@ -180,8 +180,8 @@ class Lake:
             )
 
     # -- tables ---------------------------------------------------------------------------
-    def table(self, name: str) -> DeltaTable:
-        """The Delta table ``name``, at its latest version."""
+    def table(self, name: str, fresh: bool = True) -> DeltaTable:
+        """The Delta table ``name``: at its latest version, or as last seen with ``fresh=False``."""
         if name not in TABLES_BY_NAME:
             raise LakeError(f"no table named {name!r}")
         cached = self._tables.get(name)
@@ -192,10 +192,10 @@ class Lake:
             except TableNotFoundError as exc:
                 raise LakeError(f"{self.table_uri(name)}: table missing from the lake") from exc
             self._tables[name] = cached
-        else:
+        elif fresh:
             cached.update_incremental()
         return cached
 
-    def scan(self, name: str) -> pl.LazyFrame:
-        """A lazy polars scan of table ``name`` at its latest version (filters push down)."""
-        return pl.scan_delta(self.table(name), credential_provider=None)
+    def scan(self, name: str, fresh: bool = True) -> pl.LazyFrame:
+        """A lazy polars scan of table ``name`` (filters push down); see :meth:`table`."""
+        return pl.scan_delta(self.table(name, fresh), credential_provider=None)

@@ -110,6 +110,7 @@ class LakeWriter:
         self, batch: ResolvedBatch, batch_id: str, txn: StreamTxn | None = None
     ) -> CommitResult:
         """Commit one batch; a batch already committed (by rows or by txn) changes nothing."""
+        self._refresh()
         if txn is not None and self._already_committed(txn):
             return CommitResult(batch_id=batch_id, skipped=True)
         now = utcnow()
@@ -149,8 +150,16 @@ class LakeWriter:
             self.state._versions = self.state.table_versions()
         return result
 
+    def _refresh(self) -> None:
+        """Bring every table to its latest version, once a batch (the tail before the base:
+        a fold running meanwhile then shows its operations twice, never not at all)."""
+        for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS, ASSET_OBSERVATIONS):
+            self.lake.table(spec.name)
+        self.lake.table(ASSET_VERSIONS_TAIL.name)
+        self.lake.table(ASSET_VERSIONS.name)
+
     def _already_committed(self, txn: StreamTxn) -> bool:
-        done = self.lake.table(RAW_EVENTS.name).transaction_version(txn.app_id)
+        done = self.lake.table(RAW_EVENTS.name, fresh=False).transaction_version(txn.app_id)
         return done is not None and done >= txn.sequence
 
     # -- idempotent appends ---------------------------------------------------------------
@@ -162,7 +171,7 @@ class LakeWriter:
         fresh = index.new_rows(pl.from_arrow(rows))  # type: ignore[arg-type]
         if fresh.is_empty():
             return 0
-        table = self.lake.table(spec.name)
+        table = self.lake.table(spec.name, fresh=False)
         before = table.version()
         _append(table, fresh.to_arrow().cast(spec.schema), props, self.lake)
         index.committed(fresh, before)
@@ -208,8 +217,8 @@ class LakeWriter:
 
     def _chains(self, keys: Sequence[str]) -> dict[str, list[scd2.Version]]:
         wanted = pl.col("asset_key").is_in(pl.Series(keys, dtype=pl.String).implode())
-        tail = self.lake.scan(ASSET_VERSIONS_TAIL.name).filter(wanted)  # the tail first: a
-        base = self.lake.scan(ASSET_VERSIONS.name).filter(wanted)  # fold may run meanwhile
+        tail = self.lake.scan(ASSET_VERSIONS_TAIL.name, fresh=False).filter(wanted)
+        base = self.lake.scan(ASSET_VERSIONS.name, fresh=False).filter(wanted)
         frame = layout.resolve(base, tail).sort(layout.KEY).collect()
         chains: dict[str, list[scd2.Version]] = {key: [] for key in keys}
         for version in versions_from_table(frame):
@@ -218,7 +227,7 @@ class LakeWriter:
 
     def _logged_observations(self, keys: Sequence[str]) -> dict[str, list[Observation]]:
         wanted = pl.col("asset_key").is_in(pl.Series(keys, dtype=pl.String).implode())
-        frame = self.lake.scan(ASSET_OBSERVATIONS.name).filter(wanted).collect()
+        frame = self.lake.scan(ASSET_OBSERVATIONS.name, fresh=False).filter(wanted).collect()
         logged: dict[str, list[Observation]] = {key: [] for key in keys}
         for obs in observations_from_table(frame):
             logged[obs.asset_key].append(obs)
@@ -228,15 +237,26 @@ class LakeWriter:
         if plan.empty:
             return
         before = self.state.table_versions()
-        table = self.lake.table(ASSET_VERSIONS_TAIL.name)
+        table = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False)
         _append(table, _tail_rows(plan, now), props, self.lake)
-        self.state.apply(plan.chains, before)
         if self._tail_rows is not None:
             self._tail_rows += len(plan.puts) + len(plan.patches) + len(plan.deletes)
+        if not self.state.apply(plan.chains, before):
+            self._repair(sorted(plan.chains), props)
+
+    def _repair(self, keys: list[str], props: CommitProperties) -> None:
+        """Another writer appended to the tail while this one did: both may have extended the
+        same chains from the same state. Rebuilding those chains from the observation log (which
+        every writer commits before its tail operations) writes whatever corrects them."""
+        log.warning("concurrent asset_versions writer detected; re-checking %d assets", len(keys))
+        self._refresh()
+        plan = VersionPlan()
+        self._plan_rebuilds(plan, keys, {key: [] for key in keys})
+        self._append_plan(plan, utcnow(), props)
 
     def _maybe_fold(self) -> FoldResult | None:
         if self._tail_rows is None:
-            self._tail_rows = self.lake.table(ASSET_VERSIONS_TAIL.name).count()
+            self._tail_rows = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False).count()
         if self._tail_rows < self.fold_at_tail_rows:
             return None
         return self.fold()
