@@ -144,14 +144,42 @@ def config_hash(redacted_document: Any) -> str:
     return hashlib.sha256(stable).hexdigest()[:32]
 
 
+def _alternation(keys: frozenset[str]) -> bytes:
+    return b"|".join(re.escape(key.encode()) for key in sorted(keys))
+
+
+# A key that may need work: any volatile or secret key, a secret map only when it holds an
+# object, a name/value list only when it holds an array (``"env": "prod"`` is a plain label).
 _SPECIAL_KEY = re.compile(
-    b'"(?:'
-    + b"|".join(
-        re.escape(key.encode())
-        for key in sorted(VOLATILE_KEYS | REDACTED_KEYS | REDACTED_MAPS | REDACTED_NAME_VALUE_LISTS)
-    )
-    + b')":'
+    b'"(?:' + _alternation(VOLATILE_KEYS | REDACTED_KEYS) + b')":'
+    b'|"(?:' + _alternation(REDACTED_MAPS) + b')":\\{'
+    b'|"(?:' + _alternation(REDACTED_NAME_VALUE_LISTS) + b')":\\['
 )
+
+
+def _prepare(document: Any, salt: bytes) -> tuple[Any, Any]:
+    """The redacted document and its stable form (no volatile keys), in one walk."""
+    if isinstance(document, dict):
+        redacted: dict[Any, Any] = {}
+        stable: dict[Any, Any] = {}
+        for key, value in document.items():
+            if key in REDACTED_KEYS and value not in (None, "", {}, []):
+                redacted[key] = kept = redacted_value(value, salt)
+            elif key in REDACTED_MAPS and isinstance(value, dict):
+                redacted[key] = kept = {n: redacted_value(v, salt) for n, v in value.items()}
+            elif key in REDACTED_NAME_VALUE_LISTS and isinstance(value, list):
+                redacted[key] = kept = [_redact_pair(item, salt) for item in value]
+            elif isinstance(value, dict | list):
+                redacted[key], kept = _prepare(value, salt)
+            else:
+                redacted[key] = kept = value
+            if key not in VOLATILE_KEYS:
+                stable[key] = kept if key not in REDACTED_NAME_VALUE_LISTS else strip_volatile(kept)
+        return redacted, stable
+    if isinstance(document, list):
+        pairs = [_prepare(item, salt) for item in document]
+        return [r for r, _ in pairs], [k for _, k in pairs]
+    return document, document
 
 
 def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
@@ -163,5 +191,6 @@ def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
     text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     if not _SPECIAL_KEY.search(text):
         return CanonicalConfig(json=text.decode(), hash=hashlib.sha256(text).hexdigest()[:32])
-    redacted = redact(document, salt)
-    return CanonicalConfig(json=canonical_json(redacted), hash=config_hash(redacted))
+    redacted, stable = _prepare(document, salt)
+    digest = hashlib.sha256(canonical_json(stable).encode()).hexdigest()[:32]
+    return CanonicalConfig(json=canonical_json(redacted), hash=digest)
