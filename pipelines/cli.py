@@ -71,5 +71,16 @@ def ingest(lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int) 
     )
 
 
+@main.command()
+@click.argument("engine", type=click.Choice(["duckdb", "trino", "spark"]))
+@click.option("--schema", default="assetlake", show_default=True, help="Schema to register in.")
+@lake_option
+def ddl(lake: Lake, engine: str, schema: str) -> None:
+    """Print the DDL that registers the lake's tables and views in another engine."""
+    from resolvers.lake.ddl import ddl as build_ddl
+
+    click.echo(build_ddl(engine, lake.uri, schema), nl=False)
+
+
 if __name__ == "__main__":
     main()
