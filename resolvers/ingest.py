@@ -216,11 +216,18 @@ def ingest_records(
     default_source: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
     txn: StreamTxn | None = None,
+    landed: bool = False,
 ) -> list[CommitResult]:
-    """Resolve and commit records in batches of ``batch_size``."""
+    """Resolve and commit records in batches of ``batch_size``.
+
+    ``landed``: the records were read back from raw_events (a drain), so their raw rows are
+    not written again.
+    """
     results = []
     for chunk in chunks(records, batch_size):
         batch = resolve_records(chunk, writer.lake.salt, default_source)
+        if landed:
+            batch.raw = []
         results.append(writer.commit(batch, batch_id_of(chunk), txn))
     return results
 

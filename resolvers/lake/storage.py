@@ -167,6 +167,7 @@ class Lake:
                 partition_by=list(spec.partition_by) or None,
                 name=spec.name,
                 description=spec.description,
+                configuration=dict(spec.configuration) or None,
                 storage_options=self.storage_options,
                 mode="ignore",
             )

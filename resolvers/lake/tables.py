@@ -31,6 +31,7 @@ class TableSpec:
     key: tuple[str, ...]  # the columns that identify a row (idempotent landing)
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    configuration: tuple[tuple[str, str], ...] = ()  # Delta table properties at creation
 
 
 RAW_EVENTS = TableSpec(
@@ -52,6 +53,8 @@ RAW_EVENTS = TableSpec(
     ),
     key=("event_id", "record_hash"),
     description="every record received, as received (bronze; replayable)",
+    # the change data feed lets a drain read exactly the rows landed since its watermark
+    configuration=(("delta.enableChangeDataFeed", "true"),),
 )
 
 ASSET_CHANGES = TableSpec(
@@ -196,6 +199,22 @@ ASSET_VERSIONS_TAIL = TableSpec(
     description="internal: asset_versions row operations committed since the last fold",
 )
 
+DRAIN_PROGRESS = TableSpec(
+    name="drain_progress",
+    schema=pa.schema(
+        [
+            ("consumer", STR),
+            ("from_version", pa.int64()),
+            ("to_version", pa.int64()),
+            ("records", pa.int64()),
+            ("batch_id", STR),
+            ("drained_at", TS),
+        ]
+    ),
+    key=("consumer", "to_version"),
+    description="internal: how far each consumer has resolved raw_events (its watermark)",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     RAW_EVENTS,
     ASSET_CHANGES,
@@ -204,6 +223,7 @@ TABLES: tuple[TableSpec, ...] = (
     UNRESOLVED_EVENTS,
     ASSET_OBSERVATIONS,
     ASSET_VERSIONS_TAIL,
+    DRAIN_PROGRESS,
 )
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 

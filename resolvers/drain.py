@@ -1,0 +1,141 @@
+"""Streams in two steps: *land* a micro-batch durably, then *drain* what was landed.
+
+A sensor pulls a bounded micro-batch from its queue and lands it in raw_events (idempotent on
+the record, so a redelivery lands nothing new); only then does it delete or ack the messages.
+A run then drains everything landed since its consumer's watermark: it reads exactly those rows
+through raw_events' change data feed, resolves them with the same code as ``assetlake ingest``
+and commits the derived tables. The watermark is a Delta application transaction on
+``drain_progress``; a drain that dies is simply done again (every commit is idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, Transaction, write_deltalake
+
+from resolvers.ingest import Record, batch_id_of, ingest_records, resolve_records
+from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
+from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
+from resolvers.model import ResolvedBatch
+from resolvers.timeutil import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class LandResult:
+    """What landing a micro-batch did."""
+
+    batch_id: str
+    records: int
+    landed: int  # new rows in raw_events (a redelivered record lands nothing)
+    raw_events_version: int
+
+
+@dataclass(slots=True)
+class DrainResult:
+    """What a drain resolved and committed."""
+
+    consumer: str
+    from_version: int
+    to_version: int
+    records: int = 0
+    batches: list[CommitResult] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        """Sum of one CommitResult counter over the batches."""
+        return sum(getattr(result, name) for result in self.batches)
+
+
+def land(
+    writer: LakeWriter, records: Sequence[Record], default_source: str, txn: StreamTxn | None = None
+) -> LandResult:
+    """Land records in raw_events (and unreadable ones in unresolved_events) and nothing else."""
+    resolved = resolve_records(records, writer.lake.salt, default_source)
+    unreadable = {u.event_id for u in resolved.unresolved if u.reason == "malformed"}
+    batch = ResolvedBatch(
+        raw=resolved.raw, unresolved=[u for u in resolved.unresolved if u.event_id in unreadable]
+    )
+    batch_id = batch_id_of(records)
+    result = writer.commit(batch, batch_id, txn)
+    version = writer.lake.table(RAW_EVENTS.name, fresh=False).version()
+    return LandResult(batch_id, len(records), result.raw_events, version)
+
+
+def watermark(writer: LakeWriter, consumer: str) -> int:
+    """The last raw_events version ``consumer`` has drained (-1 before its first drain)."""
+    done = writer.lake.table(DRAIN_PROGRESS.name).transaction_version(_app_id(consumer))
+    return -1 if done is None else done
+
+
+def _app_id(consumer: str) -> str:
+    return f"assetlake.drain.{consumer}"
+
+
+def landed_since(
+    writer: LakeWriter, start: int, end: int, sources: Collection[str] | None
+) -> list[Record]:
+    """The records landed in raw_events versions ``start``..``end``, in landing order."""
+    table = writer.lake.table(RAW_EVENTS.name)
+    reader = table.load_cdf(
+        starting_version=start,
+        ending_version=end,
+        columns=["event_id", "source", "payload", "_change_type", "_commit_version"],
+    )
+    frame = pl.DataFrame(pl.from_arrow(pa.table(reader.read_all())))
+    frame = frame.filter(pl.col("_change_type") == "insert")
+    if sources is not None:
+        frame = frame.filter(pl.col("source").is_in(list(sources)))
+    frame = frame.sort("_commit_version", maintain_order=True)
+    return [_record(payload, event_id) for event_id, payload in frame.select("event_id", "payload").iter_rows()]
+
+
+def _record(payload: str, event_id: str) -> Record:
+    value = orjson.loads(payload)
+    if isinstance(value, str):  # a record that was not JSON is landed as a JSON string
+        return Record(value, None, f"raw_events:{event_id}")
+    return Record(payload, value, f"raw_events:{event_id}")
+
+
+def drain(
+    writer: LakeWriter,
+    consumer: str,
+    default_source: str,
+    sources: Collection[str] | None = None,
+    batch_size: int = 1000,
+) -> DrainResult:
+    """Resolve and commit everything landed since ``consumer``'s watermark."""
+    start = watermark(writer, consumer) + 1
+    end = writer.lake.table(RAW_EVENTS.name).version()
+    result = DrainResult(consumer, start, end)
+    if start > end:
+        return result
+    records = landed_since(writer, start, end, sources)
+    result.records = len(records)
+    result.batches = ingest_records(writer, records, default_source, batch_size, landed=True)
+    _advance(writer, consumer, start, end, len(records))
+    return result
+
+
+def _advance(writer: LakeWriter, consumer: str, start: int, end: int, records: int) -> None:
+    row = pl.DataFrame(
+        {
+            "consumer": [consumer],
+            "from_version": [start],
+            "to_version": [end],
+            "records": [records],
+            "batch_id": [f"{consumer}:{start}-{end}"],
+            "drained_at": [utcnow()],
+        },
+        schema_overrides={"drained_at": pl.Datetime("us", "UTC")},
+    )
+    write_deltalake(
+        writer.lake.table(DRAIN_PROGRESS.name),
+        row.to_arrow().cast(DRAIN_PROGRESS.schema),
+        mode="append",
+        commit_properties=CommitProperties(app_transactions=[Transaction(_app_id(consumer), end)]),
+        storage_options=writer.lake.storage_options,
+    )
