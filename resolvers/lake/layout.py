@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from resolvers.lake.tables import ASSET_VERSIONS
+from resolvers.lake.storage import Lake
+from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL
 
 KEY = ["asset_key", "valid_from"]
 CHAIN_COLUMNS = ["version", "valid_to", "is_current", "last_observed_at"]
@@ -136,3 +137,11 @@ def asset_versions_view_sql(base: str, tail: str) -> str:
         effective_put_columns=put_columns,
         effective_patch_columns=patch_columns,
     )
+
+
+def read_table(lake: Lake, name: str) -> pl.LazyFrame:
+    """A table as readers should see it: asset_versions with its tail applied, others as they are."""
+    if name != ASSET_VERSIONS.name:
+        return lake.scan(name)
+    tail = lake.scan(ASSET_VERSIONS_TAIL.name)  # the tail first (see writer._refresh)
+    return resolve(lake.scan(ASSET_VERSIONS.name), tail)
