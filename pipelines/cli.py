@@ -72,6 +72,28 @@ def ingest(lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int) 
 
 
 @main.command()
+@click.option("--replace", is_flag=True, help="Delete a lake already at --lake first.")
+@lake_option
+def demo(lake: Lake, replace: bool) -> None:
+    """Run the whole pipeline once on an emulated estate and print what to try next."""
+    from resolvers.demo import run_demo
+
+    result = run_demo(lake, replace=replace)
+    report = result.ingest
+    for line in result.feed.highlights():
+        click.echo(f"  {line}")
+    click.echo(
+        f"ingested {report.records} records into {lake.uri}: "
+        f"{report.total('versions_written')} version rows written, "
+        f"{report.total('unresolved_events')} unresolved"
+    )
+    click.echo("\nTry next:")
+    for query in result.feed.queries():
+        click.echo(f"  {query} --lake {lake.uri}")
+    click.echo(f"  the notebook notebooks/first_hour.ipynb, with ASSETLAKE_LAKE={lake.uri}")
+
+
+@main.command()
 @click.argument("engine", type=click.Choice(["duckdb", "trino", "spark"]))
 @click.option("--schema", default="assetlake", show_default=True, help="Schema to register in.")
 @lake_option
@@ -80,6 +102,179 @@ def ddl(lake: Lake, engine: str, schema: str) -> None:
     from resolvers.lake.ddl import ddl as build_ddl
 
     click.echo(build_ddl(engine, lake.uri, schema), nl=False)
+
+
+# -- queries: sql, history, inventory, findings (resolvers/query.py, resolvers/render.py) ------
+OUTPUT_FORMATS = ("table", "csv", "json")
+INVENTORY_TABLE_COLUMNS = (
+    "asset_key", "resource_type", "account_id", "region", "name", "version", "valid_from",
+    "changed_by", "tags",
+)  # fmt: skip
+FINDINGS_TABLE_COLUMNS = (
+    "severity", "rule_id", "status", "asset_key", "opened_at", "resolved_at", "finding_id",
+)  # fmt: skip
+
+
+def format_option(func: F) -> F:
+    """``--format table|csv|json`` on a query command."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="A readable table, or CSV / a JSON array for scripts.",
+    )(func)
+
+
+def parse_tags(values: tuple[str, ...]) -> dict[str, str | None]:
+    """``K=V`` options as a mapping (a bare ``K``: the tag is present, any value)."""
+    from resolvers.errors import InputError
+
+    tags: dict[str, str | None] = {}
+    for value in values:
+        key, sep, wanted = value.partition("=")
+        if not key:
+            raise InputError(f"--tag {value!r}: expected KEY=VALUE (or KEY)")
+        tags[key] = wanted if sep else None
+    return tags
+
+
+@main.command()
+@click.argument("query")
+@format_option
+@lake_option
+def sql(lake: Lake, query: str, fmt: str) -> None:
+    """DuckDB SQL over the lake: QUERY names tables and views directly.
+
+    \b
+    Tables: raw_events, asset_changes, asset_versions, findings, unresolved_events,
+    asset_observations (and the internal asset_versions_compacted, asset_versions_tail).
+    Views: inventory (current, not deleted), open_findings, changes_by_principal;
+    table macro inventory_as_of(TIMESTAMPTZ '2026-01-31T00:00:00Z').
+    """
+    from resolvers.query import run_sql
+    from resolvers.render import render
+
+    result = run_sql(lake, query)
+    if result is not None:
+        click.echo(render(result, fmt), nl=False)
+
+
+@main.command()
+@click.argument("asset_key")
+@format_option
+@lake_option
+def history(lake: Lake, asset_key: str, fmt: str) -> None:
+    """Every version of one asset: when, who, which event, and what changed."""
+    from resolvers.query import history as asset_history
+    from resolvers.render import render_history
+
+    click.echo(render_history(asset_history(lake, asset_key), fmt), nl=False)
+
+
+@main.command()
+@click.option("--as-of", "as_of", metavar="TS", help="The inventory at this instant (ISO 8601).")
+@click.option("--type", "resource_type", metavar="T", help="Resource type, e.g. AWS::S3::Bucket.")
+@click.option("--account", metavar="A", help="AWS account id or GCP project.")
+@click.option(
+    "--tag", "tags", metavar="K=V", multiple=True, help="Tag (repeatable; K alone: any value)."
+)
+@click.option("--search", metavar="TEXT", help="Text in the key, name, tags, type or config.")
+@format_option
+@lake_option
+def inventory(
+    lake: Lake,
+    as_of: str | None,
+    resource_type: str | None,
+    account: str | None,
+    tags: tuple[str, ...],
+    search: str | None,
+    fmt: str,
+) -> None:
+    """The inventory now, or at any past instant with --as-of."""
+    from resolvers.query import inventory as query_inventory
+    from resolvers.render import render
+
+    table = query_inventory(
+        lake, as_of=as_of, type=resource_type, account=account, tags=parse_tags(tags),
+        search=search,
+    )  # fmt: skip
+    output = render(table, fmt, INVENTORY_TABLE_COLUMNS, "asset", json_columns=("tags", "config"))
+    click.echo(output, nl=False)
+
+
+@main.command()
+@click.option("--open", "open_only", is_flag=True, help="Only findings open now (or at --as-of).")
+@click.option("--as-of", "as_of", metavar="TS", help="The findings as they stood at this instant.")
+@click.option("--rule", metavar="R", help="Only this rule id.")
+@format_option
+@lake_option
+def findings(lake: Lake, open_only: bool, as_of: str | None, rule: str | None, fmt: str) -> None:
+    """Compliance findings, most severe first."""
+    from resolvers.query import findings as query_findings
+    from resolvers.render import render
+
+    table = query_findings(lake, open_only=open_only, as_of=as_of, rule=rule)
+    output = render(table, fmt, FINDINGS_TABLE_COLUMNS, "finding", json_columns=("evidence",))
+    click.echo(output, nl=False)
+
+
+@main.command()
+@click.option(
+    "--vacuum-hours",
+    default=168,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Keep files the tables stopped using more recently than this (a short retention can "
+    "break readers of older versions).",
+)
+@click.option("--no-z-order", is_flag=True, help="Compact only; do not z-order asset_versions.")
+@lake_option
+def compact(lake: Lake, vacuum_hours: int, no_z_order: bool) -> None:
+    """Maintain the lake: compact, z-order, vacuum and checkpoint every table (rows unchanged)."""
+    from resolvers.lake.maintenance import MaintenanceOptions, maintain
+
+    report = maintain(lake, MaintenanceOptions(vacuum_hours=vacuum_hours, z_order=not no_z_order))
+    for table in report.tables:
+        ordered = f", z-ordered {', '.join(table.z_ordered)}" if table.z_ordered else ""
+        click.echo(
+            f"{table.table}: {table.files_before} -> {table.files_after} files, "
+            f"{table.rows} rows, {table.files_vacuumed} files vacuumed{ordered} "
+            f"({table.seconds:.2f} s)"
+        )
+    click.echo(
+        f"{report.total('files_before')} -> {report.total('files_after')} files in "
+        f"{len(report.tables)} tables, {report.seconds:.2f} s"
+    )
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="100k live assets, 1M history rows (about a minute).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the bench's temporary lakes go (default: the system temp folder).",
+)
+@click.option("--tiny", is_flag=True, hidden=True, help="A few thousand rows (tests).")
+@lake_option
+def bench(lake: Lake, quick: bool, as_json: bool, workdir: Path | None, tiny: bool) -> None:
+    """Benchmark the write and read paths on synthetic lakes of its own.
+
+    The bench builds its lakes in a temporary folder and removes them afterwards; --lake is
+    accepted like everywhere else but never written to. Progress goes to stderr.
+    """
+    import json
+
+    from resolvers.bench.report import render_table
+    from resolvers.bench.runner import FULL, QUICK, TINY, default_progress, run_bench
+
+    del lake  # the bench never touches a user's lake
+    sizes = TINY if tiny else QUICK if quick else FULL
+    result = run_bench(sizes, workdir=workdir, progress=default_progress())
+    click.echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
 
 if __name__ == "__main__":
