@@ -1,0 +1,107 @@
+"""ARN building for catalog entries: identifier values in, canonical ARNs out (pure functions)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+FIXED = frozenset({"Partition", "Region", "Account"})
+
+
+def partition(region: str | None) -> str:
+    """The AWS partition of a region (``aws`` when unknown)."""
+    if region and region.startswith("cn-"):
+        return "aws-cn"
+    if region and region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region and region.startswith("us-iso"):
+        return "aws-iso-b" if region.startswith("us-isob") else "aws-iso"
+    return "aws"
+
+
+def scalar_values(found: Any) -> list[str]:
+    """The non-empty strings (and numbers) in a JMESPath result, nested lists flattened."""
+    if found is None:
+        return []
+    if isinstance(found, list):
+        return [v for item in found for v in scalar_values(item)]
+    if isinstance(found, bool):
+        return []
+    if isinstance(found, Mapping):  # EC2's wrapped form: {"tag": 1, "content": "fl-..."}
+        return scalar_values(found.get("content"))
+    if isinstance(found, int | float):
+        return [str(found)]
+    if isinstance(found, str) and found and found != "HIDDEN_DUE_TO_SECURITY_REASONS":
+        return [found]
+    return []
+
+
+def id_value(value: str) -> str:
+    """An identifier as the template wants it: the last segment of a URL (SQS ``QueueUrl``)."""
+    if value.startswith(("https://", "http://")):
+        return value.rstrip("/").rsplit("/", 1)[-1]
+    return value
+
+
+def template_vars(template: str) -> list[str]:
+    """The variables of an ARN template an event must supply."""
+    return [v for v in dict.fromkeys(_VAR.findall(template)) if v not in FIXED]
+
+
+def alternatives(template: str) -> list[str]:
+    """The templates of a SAR ``arn`` field (some list two, comma-separated)."""
+    return [part.strip() for part in template.split(",") if part.strip()]
+
+
+def fillable(template: str, variables: set[str] | frozenset[str]) -> bool:
+    """Whether some alternative of a template needs only these variables."""
+    return any(set(template_vars(alt)) <= variables for alt in alternatives(template))
+
+
+def fill(
+    template: str, values: Mapping[str, Sequence[str]], account: str | None, region: str | None
+) -> list[str]:
+    """The ARNs of the first alternative template whose variables all have values."""
+    for alternative in alternatives(template):
+        arns = _fill_one(alternative, values, account, region)
+        if arns:
+            return arns
+    return []
+
+
+def _fill_one(
+    template: str, values: Mapping[str, Sequence[str]], account: str | None, region: str | None
+) -> list[str]:
+    """Every ARN one template yields: one per value of the (single) multi-valued variable."""
+    needed = template_vars(template)
+    if not template or any(not values.get(var) for var in needed):
+        return []
+    width = max((len(values[var]) for var in needed), default=1)
+    fixed = {"Partition": partition(region), "Region": region or "", "Account": account or ""}
+    arns = []
+    for index in range(width):
+        row = dict(fixed)
+        for var in needed:
+            options = values[var]
+            value = id_value(options[index] if len(options) == width else options[0])
+            row[var] = value.lstrip("/") if var.endswith("WithoutLeadingSlash") else value
+        if needed and row[needed[-1]].startswith("arn:"):
+            arns.append(row[needed[-1]])
+            continue
+        arns.append(_VAR.sub(functools.partial(_value, row), template))
+    return list(dict.fromkeys(arns))
+
+
+def _value(row: Mapping[str, str], match: re.Match[str]) -> str:
+    return row.get(match.group(1), match.group(0))
+
+
+_PLAUSIBLE = re.compile(r"^arn:aws(-[a-z-]+)?:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:[^\s$]+$")
+
+
+def plausible(arn: str) -> bool:
+    """Whether a string is shaped like a real ARN (partition, service, account, resource)."""
+    return bool(_PLAUSIBLE.match(arn)) and "${" not in arn
