@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import orjson
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from resolvers.ingest import Record, batch_id_of, ingest_records, resolve_records
 from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
@@ -79,18 +79,33 @@ def landed_since(
     writer: LakeWriter, start: int, end: int, sources: Collection[str] | None
 ) -> list[Record]:
     """The records landed in raw_events versions ``start``..``end``, in landing order."""
-    table = writer.lake.table(RAW_EVENTS.name)
-    reader = table.load_cdf(
-        starting_version=start,
-        ending_version=end,
-        columns=["event_id", "source", "payload", "_change_type", "_commit_version"],
-    )
-    frame = pl.DataFrame(pl.from_arrow(pa.table(reader.read_all())))
-    frame = frame.filter(pl.col("_change_type") == "insert")
+    if start == 0:  # a consumer's first drain reads the table (a vacuum may have removed
+        frame = _landed_up_to(writer, end)  # the files of early versions), later ones the feed
+    else:
+        table = writer.lake.table(RAW_EVENTS.name)
+        reader = table.load_cdf(
+            starting_version=start,
+            ending_version=end,
+            columns=["event_id", "source", "payload", "_change_type", "_commit_version"],
+        )
+        frame = pl.DataFrame(pl.from_arrow(pa.table(reader.read_all())))
+        frame = frame.filter(pl.col("_change_type") == "insert")
     if sources is not None:
         frame = frame.filter(pl.col("source").is_in(list(sources)))
     frame = frame.sort("_commit_version", maintain_order=True)
     return [_record(payload, event_id) for event_id, payload in frame.select("event_id", "payload").iter_rows()]
+
+
+def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
+    """Every row of raw_events as of version ``end``, in landing order (by received_at)."""
+    table = DeltaTable(writer.lake.table_uri(RAW_EVENTS.name), version=end,
+                       storage_options=writer.lake.storage_options)
+    frame = pl.scan_delta(table, credential_provider=None).select(
+        "event_id", "source", "payload", "received_at"
+    )
+    return frame.sort("received_at", maintain_order=True).collect().rename(
+        {"received_at": "_commit_version"}
+    )
 
 
 def _record(payload: str, event_id: str) -> Record:

@@ -25,6 +25,8 @@ version a consumer in drain_progress has yet to read, whatever retention was ask
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +39,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
 from resolvers.errors import LakeError
+from resolvers.lake.fold import fold
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS, DRAIN_PROGRESS, RAW_EVENTS, TABLES
 
@@ -217,9 +220,14 @@ def cleanup_metadata(work: TableWork) -> None:
 
 # Vacuum runs before the checkpoint: a non-full vacuum finds removed files from the log's
 # tombstones, which a checkpoint drops once they are older than the table's retention.
+def fold_tail(lake: Lake, options: MaintenanceOptions) -> Mapping[str, Any]:
+    """Apply asset_versions_tail to asset_versions, so compaction sees the folded table."""
+    del options
+    return dataclasses.asdict(fold(lake))
+
+
 STEPS: tuple[Step, ...] = (
-    # <- lake-wide steps that change the data layout first go here, e.g. the lead's fold of
-    #    asset_versions_tail into asset_versions: LakeStep("fold", <fold the tail>)
+    LakeStep("fold", fold_tail),  # lake-wide steps that change the data layout come first
     TableStep("compact", compact),
     TableStep("z_order", z_order),
     TableStep("vacuum", vacuum),
