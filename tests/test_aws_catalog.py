@@ -391,3 +391,23 @@ def test_generated_coverage_figures() -> None:
     ):
         spec = registry().types[describe_type]
         assert spec.describe is not None or spec.cloud_control is not None, describe_type
+
+
+@pytest.mark.parametrize(
+    ("arn", "type_name"),
+    [
+        ("arn:aws:cloudfront::111122223333:distribution/E5337", "AWS::CloudFront::Distribution"),
+        ("arn:aws:elasticloadbalancing:us-west-2:111122223333:loadbalancer/app/web/84dc",
+         "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        ("arn:aws:s3:::bucket", "AWS::S3::Bucket"),
+        ("arn:aws:iam::111122223333:role/x", "AWS::IAM::Role"),
+        ("arn:aws:rds:us-east-1:111122223333:db:x", "AWS::RDS::DBInstance"),
+        ("arn:aws:lambda:us-east-1:111122223333:function:f", "AWS::Lambda::Function"),
+        ("arn:aws:nosuchservice:us-east-1:111122223333:thing/x", None),
+    ],
+)  # fmt: skip
+def test_type_for_arn(arn: str, type_name: str | None) -> None:
+    """Generic-ARN events (TagResource) get their type from the ARN's template."""
+    assert registry().type_for_arn(arn) == type_name
+    tag = lookup("cloudfront.amazonaws.com", "TagResource")
+    assert tag is not None and tag.resource_type is None

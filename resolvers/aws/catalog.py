@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,7 @@ class Registry:
         self._by_key: Mapping[tuple[str, str, str], CatalogEntry] = by_key
         self.types: Mapping[str, ResourceSpec] = dict(types)
         self.header: Mapping[str, Any] = dict(header or {})
+        self._arn_index: dict[str, list[tuple[int, re.Pattern[str], str]]] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -195,6 +196,29 @@ class Registry:
             if found is not None:
                 return found
         return None
+
+    def type_for_arn(self, arn: str) -> str | None:
+        """The resource type whose ARN template matches an ARN (the most specific one), for
+        events that carry a resource ARN of any type (``TagResource``'s ``resourceArn``)."""
+        if self._arn_index is None:
+            self._arn_index = _arn_index(self.types.values())
+        for _, pattern, type_name in self._arn_index.get(catalog_arn.arn_service(arn), ()):
+            if pattern.match(arn):
+                return type_name
+        return None
+
+
+def _arn_index(specs: Iterable[ResourceSpec]) -> dict[str, list[tuple[int, re.Pattern[str], str]]]:
+    """Per ARN service, the types' template patterns, most literal characters first."""
+    index: dict[str, list[tuple[int, re.Pattern[str], str]]] = {}
+    for spec in specs:
+        for template in catalog_arn.alternatives(spec.arn_template):
+            literal = len(re.sub(r"\$\{[^}]+\}", "", template))
+            row = (-literal, catalog_arn.template_pattern(template), spec.type_name)
+            index.setdefault(catalog_arn.arn_service(template), []).append(row)
+    for rows in index.values():
+        rows.sort(key=lambda row: (row[0], row[2]))
+    return index
 
 
 def _str(mapping: Mapping[str, Any], key: str) -> str | None:

@@ -105,3 +105,21 @@ _PLAUSIBLE = re.compile(r"^arn:aws(-[a-z-]+)?:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)
 def plausible(arn: str) -> bool:
     """Whether a string is shaped like a real ARN (partition, service, account, resource)."""
     return bool(_PLAUSIBLE.match(arn)) and "${" not in arn
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the ARNs one template describes (variables match one segment or more)."""
+    parts = _VAR.split(template)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            out.append(re.escape(part))
+        else:
+            out.append(r"[^:]*" if part in FIXED else r".+")
+    return re.compile("".join(out) + "$")
+
+
+def arn_service(arn: str) -> str:
+    """The service field of an ARN (``arn:aws:ec2:...`` -> ``ec2``)."""
+    parts = arn.split(":", 3)
+    return parts[2] if len(parts) > 3 else ""
