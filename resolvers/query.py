@@ -1,0 +1,337 @@
+"""DuckDB over the lake: every table under its name, a few views, and the query helpers.
+
+:func:`connect` gives an in-memory DuckDB connection where ``raw_events``, ``asset_changes``,
+``asset_versions``, ``findings``, ``unresolved_events`` and ``asset_observations`` are the lake's
+Delta tables, next to the views of :data:`VIEWS`. Local lakes are read with the ``delta`` extension
+(``delta_scan``, shipped by the duckdb-ext-delta wheel and loaded offline). S3 lakes, for which
+DuckDB has no httpfs offline, are read with ``read_parquet`` over the data files that delta-rs
+lists, fetched through s3fs. docs/query-engine.md has the measurements behind that choice (and
+why not pyarrow datasets: their filters fail on delta-rs's Utf8View files). Times are UTC.
+
+The helpers (:func:`inventory`, :func:`history`, :func:`findings`, :func:`run_sql`) take a lake
+or a connection and return Arrow tables, which a notebook turns into anything
+(``polars.from_arrow``, ``.to_pandas()``) and the command line prints with :mod:`resolvers.render`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from resolvers.diff import VersionState, version_changes
+from resolvers.errors import AssetlakeError, InputError, LakeError
+from resolvers.lake.ddl import COMPACTED
+from resolvers.lake.layout import asset_versions_view_sql
+from resolvers.lake.storage import Lake
+from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL, TABLES, TableSpec
+from resolvers.timeutil import parse_time
+
+ENGINES = ("delta_scan", "parquet")
+HIVE_TYPES = {pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.string(): "VARCHAR"}
+# asset_versions is a compacted Delta table plus a tail of row operations (layout.py): the
+# compacted table is exposed as COMPACTED and asset_versions is the view that applies the tail.
+TAIL = ASSET_VERSIONS_TAIL.name
+Source = Lake | duckdb.DuckDBPyConnection
+
+# name -> (description, DDL); created in this order on every connection.
+VIEWS: dict[str, tuple[str, str]] = {
+    "inventory": (
+        "current, not deleted versions: the inventory now",
+        "CREATE VIEW inventory AS SELECT * FROM asset_versions WHERE is_current AND NOT is_deleted",
+    ),
+    "inventory_as_of": (
+        "table macro: the inventory at an instant, inventory_as_of(TIMESTAMPTZ '2026-01-31')",
+        "CREATE MACRO inventory_as_of(ts) AS TABLE SELECT * FROM asset_versions "
+        "WHERE valid_from <= ts AND (valid_to IS NULL OR valid_to > ts) AND NOT is_deleted",
+    ),
+    "open_findings": (
+        "findings still open",
+        "CREATE VIEW open_findings AS SELECT * FROM findings WHERE status = 'open'",
+    ),
+    "changes_by_principal": (
+        "who changed how many assets, and when first and last",
+        "CREATE VIEW changes_by_principal AS SELECT principal, principal_type, "
+        "count(*) AS changes, count(DISTINCT asset_key) AS assets, "
+        "min(event_time) AS first_change, max(event_time) AS last_change "
+        "FROM asset_changes GROUP BY principal, principal_type",
+    ),
+}
+
+INVENTORY_COLUMNS = (
+    "asset_key", "cloud", "account_id", "region", "resource_type", "name", "tags", "version",
+    "valid_from", "valid_to", "changed_by", "change_source", "change_event_ids", "config",
+    "config_hash",
+)  # fmt: skip
+FINDING_COLUMNS = (
+    "finding_id", "rule_id", "severity", "status", "asset_key", "resource_type", "account_id",
+    "opened_at", "resolved_at", "opened_by_event_id", "resolved_by_event_id", "frameworks",
+    "evidence",
+)  # fmt: skip
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "informational", "info")
+
+
+class QueryError(AssetlakeError):
+    """A query failed: bad SQL, an unknown asset, a filter that cannot be applied."""
+
+
+# -- the connection ---------------------------------------------------------------------------
+def extension_directory() -> str:
+    """DuckDB's extension folder inside the installed duckdb-ext-delta wheel."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "extensions"
+        if any(folder.glob(f"v{duckdb.__version__}/*/delta.duckdb_extension")):
+            return str(folder)
+    raise LakeError(
+        f"the DuckDB delta extension for duckdb {duckdb.__version__} is not installed "
+        "(package duckdb-ext-delta)"
+    )
+
+
+def connect(lake: Lake, engine: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection over the lake's tables, with the views of VIEWS.
+
+    ``engine``: ``delta_scan`` (the default for local lakes) reads each table through the delta
+    extension, at its latest version at every query. ``parquet`` (the only one for s3:// lakes,
+    where DuckDB has no httpfs offline) reads the data files that delta-rs lists for each table
+    at the moment of connecting, through the lake's fsspec filesystem.
+    """
+    engine = engine or ("parquet" if lake.is_s3 else "delta_scan")
+    if engine not in ENGINES:
+        raise QueryError(f"unknown query engine {engine!r} (one of {', '.join(ENGINES)})")
+    if engine == "delta_scan" and lake.is_s3:
+        raise QueryError("delta_scan cannot read s3:// lakes offline; use the parquet engine")
+    _ = lake.marker  # LakeError where there is no lake
+    config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if engine == "delta_scan":
+        config["extension_directory"] = extension_directory()
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    if engine == "delta_scan":
+        con.execute("LOAD delta")
+    elif lake.is_s3:
+        con.register_filesystem(lake.fs)
+    expose = _delta_scan_view if engine == "delta_scan" else _parquet_view
+    for spec in TABLES:
+        expose(con, lake, spec, COMPACTED if spec.name == ASSET_VERSIONS.name else spec.name)
+    con.execute(f"CREATE VIEW asset_versions AS {asset_versions_view_sql(COMPACTED, TAIL)}")
+    for _description, ddl in VIEWS.values():
+        con.execute(ddl)
+    return con
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _delta_scan_view(
+    con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str
+) -> None:
+    """Table ``spec`` as view ``name`` over delta_scan: the latest version at every query."""
+    uri = lake.table_uri(spec.name)
+    try:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM delta_scan({_sql_text(uri)})")
+    except duckdb.Error as exc:
+        raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
+
+
+def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str) -> None:
+    """Table ``spec`` as view ``name`` over read_parquet of the files of its current version."""
+    files = lake.table(spec.name).file_uris()
+    if not files:  # read_parquet of no file is an error: an empty table of the right columns
+        con.register(name, spec.schema.empty_table())
+        return
+    types = {column: spec.schema.field(column).type for column in spec.partition_by}
+    hive_types = ", ".join(
+        f"{_sql_text(column)}: {_sql_text(HIVE_TYPES.get(kind, 'VARCHAR'))}"
+        for column, kind in types.items()
+    )
+    options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else ""
+    file_list = "[" + ", ".join(_sql_text(uri) for uri in files) + "]"
+    con.execute(
+        f"CREATE VIEW {name} AS SELECT {', '.join(spec.schema.names)} "
+        f"FROM read_parquet({file_list}, union_by_name = true{options})"
+    )
+
+
+def _connection(source: Source) -> duckdb.DuckDBPyConnection:
+    return source if isinstance(source, duckdb.DuckDBPyConnection) else connect(source)
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def _fetch(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
+) -> pa.Table:
+    try:
+        relation = con.sql(query, params=params)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+    except duckdb.Error as exc:
+        raise QueryError(_first_line(exc)) from exc
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def run_sql(source: Source, query: str) -> pa.Table | None:
+    """The result of one SQL text (the last statement's), or None for a statement with none."""
+    con = _connection(source)
+    try:
+        relation = con.sql(query)
+        return None if relation is None else relation.to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(_first_line(exc)) from exc
+
+
+def parse_instant(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A user's timestamp (ISO 8601; no zone means UTC) as an aware UTC datetime."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise InputError(
+            f"not a timestamp: {value!r} (ISO 8601 expected, e.g. 2026-01-31 or "
+            "2026-01-31T12:00:00Z)"
+        ) from None
+
+
+def inventory(
+    source: Source,
+    as_of: str | dt.datetime | None = None,
+    type: str | None = None,
+    account: str | None = None,
+    tags: dict[str, str | None] | None = None,
+    search: str | None = None,
+) -> pa.Table:
+    """The assets that existed at ``as_of`` (default now), one row per asset, by asset_key.
+
+    ``type`` and ``account`` match exactly (type case-insensitively); ``tags`` maps a tag key to
+    its value (None: the key is present with any value); ``search`` matches asset key, name,
+    tags, resource type or config text, case-insensitively.
+    """
+    instant = parse_instant(as_of)
+    where, params = _validity(instant)
+    if type:
+        where.append("lower(resource_type) = lower(?)")
+        params.append(type)
+    if account:
+        where.append("account_id = ?")
+        params.append(account)
+    for key, value in (tags or {}).items():
+        path = "$." + orjson.dumps(key).decode()
+        if value is None:
+            where.append("json_exists(tags, ?)")
+            params.append(path)
+        else:
+            where.append("json_extract_string(tags, ?) = ?")
+            params.extend([path, value])
+    if search:
+        columns = ("asset_key", "name", "tags", "resource_type", "config")
+        where.append("(" + " OR ".join(f"contains(lower({c}), ?)" for c in columns) + ")")
+        params.extend([search.lower()] * len(columns))
+    query = (
+        f"SELECT {', '.join(INVENTORY_COLUMNS)} FROM asset_versions "
+        f"WHERE {' AND '.join(where)} ORDER BY asset_key"
+    )
+    return _fetch(_connection(source), query, params)
+
+
+def _validity(instant: dt.datetime | None) -> tuple[list[str], list[Any]]:
+    if instant is None:  # is_current is the partition column: only current files are read
+        return ["is_current", "NOT is_deleted"], []
+    return ["valid_from <= ?", "(valid_to IS NULL OR valid_to > ?)", "NOT is_deleted"], [
+        instant,
+        instant,
+    ]
+
+
+HISTORY_QUERY = """
+SELECT v.version, v.valid_from, v.valid_to, v.is_deleted, v.changed_by, v.change_source,
+       v.change_event_ids,
+       (SELECT list(DISTINCT c.event_name ORDER BY c.event_name) FROM asset_changes c
+         WHERE c.asset_key = v.asset_key AND list_contains(v.change_event_ids, c.event_id))
+         AS event_names,
+       v.name, v.tags, v.config
+FROM asset_versions v WHERE v.asset_key = ? ORDER BY v.valid_from
+"""
+
+
+def history(source: Source, asset_key: str) -> pa.Table:
+    """Every version of one asset, oldest first, with ``changes``: what changed from the one before.
+
+    ``changes`` holds readable lines (``created``, ``deleted``, ``re-created``, or config, tag and
+    name differences as ``path: old -> new``). QueryError if the lake has no such asset.
+    """
+    con = _connection(source)
+    versions = _fetch(con, HISTORY_QUERY, [asset_key])
+    if versions.num_rows == 0:
+        raise QueryError(f"no asset {asset_key!r} in the lake{_suggestions(con, asset_key)}")
+    states = [
+        VersionState(row["name"], row["tags"], row["config"], row["is_deleted"])
+        for row in versions.select(["name", "tags", "config", "is_deleted"]).to_pylist()
+    ]
+    changes: list[list[str]] = []
+    last_live: VersionState | None = None
+    for index, state in enumerate(states):
+        previous = states[index - 1] if index else None
+        changes.append(version_changes(previous, state, last_live))
+        last_live = last_live if state.is_deleted else state
+    position = versions.schema.get_field_index("event_names") + 1
+    return versions.add_column(position, "changes", pa.array(changes, pa.list_(pa.string())))
+
+
+def _suggestions(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    query = (
+        "SELECT DISTINCT asset_key FROM asset_versions "
+        "WHERE contains(lower(asset_key), ?) OR lower(name) = ? ORDER BY asset_key LIMIT 3"
+    )
+    keys = _fetch(con, query, [text.lower(), text.lower()]).column("asset_key").to_pylist()
+    return f" (did you mean {', '.join(repr(key) for key in keys)}?)" if keys else ""
+
+
+def findings(
+    source: Source,
+    open_only: bool = False,
+    as_of: str | dt.datetime | None = None,
+    rule: str | None = None,
+) -> pa.Table:
+    """Compliance findings, most severe first; with ``as_of``, as they stood at that instant.
+
+    At an instant, a finding opened later is left out, and one resolved later shows as open
+    (``resolved_at`` NULL). ``open_only`` keeps the findings open now (or at ``as_of``).
+    """
+    instant = parse_instant(as_of)
+    params: dict[str, Any] = {}
+    columns, inner_where, where = list(FINDING_COLUMNS), ["true"], ["true"]
+    if instant is not None:
+        params["at"] = instant
+        still_open = "(resolved_at IS NULL OR resolved_at > $at)"
+        columns[columns.index("status")] = (
+            f"CASE WHEN {still_open} THEN 'open' ELSE 'resolved' END AS status"
+        )
+        columns[columns.index("resolved_at")] = (
+            f"CASE WHEN {still_open} THEN NULL ELSE resolved_at END AS resolved_at"
+        )
+        inner_where.append("opened_at <= $at")
+    if open_only:
+        where.append("status = 'open'")
+    if rule:
+        where.append("rule_id = $rule")
+        params["rule"] = rule
+    ranks = ", ".join(f"'{name}'" for name in SEVERITY_ORDER)
+    query = (
+        f"SELECT * FROM (SELECT {', '.join(columns)} FROM findings "
+        f"WHERE {' AND '.join(inner_where)}) WHERE {' AND '.join(where)} "
+        f"ORDER BY coalesce(list_position([{ranks}], lower(severity)), 99), opened_at, finding_id"
+    )
+    return _fetch(_connection(source), query, params)
