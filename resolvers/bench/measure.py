@@ -1,0 +1,175 @@
+"""Timing the write path: plain Delta appends (the floor), and ingest through the real path.
+
+Ingest goes through :func:`resolvers.ingest.ingest_records` with a :class:`LakeWriter`, as the
+command line and the Dagster jobs do; the only addition is a subclass that times each call of
+the writer's public ``commit``, so a batch's time splits into parsing and resolving (the rest)
+and committing. Nothing here knows how the writer lays out the lake.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+from resolvers.bench.feed import FeedGenerator
+from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
+from resolvers.ingest import Record, ingest_records
+from resolvers.lake.storage import Lake
+from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
+from resolvers.model import ResolvedBatch
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(message: str) -> None:
+    """Print a progress line on stderr (a plain function: it can be sent to another process)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class TimedWriter(LakeWriter):
+    """A LakeWriter that records how long each ``commit`` takes; it changes nothing else."""
+
+    def __init__(self, lake: Lake) -> None:
+        super().__init__(lake)
+        self.commit_seconds: list[float] = []
+
+    def commit(
+        self, batch: ResolvedBatch, batch_id: str, txn: StreamTxn | None = None
+    ) -> CommitResult:
+        """Commit as LakeWriter does, timing it."""
+        started = time.perf_counter()
+        try:
+            return super().commit(batch, batch_id, txn)
+        finally:
+            self.commit_seconds.append(time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """How many batches to run: warm-up, then at least ``least``, at most ``most``, or until
+    ``budget_s`` seconds of measured batches have passed."""
+
+    warmup: int
+    least: int
+    most: int
+    budget_s: float
+
+
+@dataclass(slots=True)
+class Lane:
+    """One lake being fed: its writer, its feed, and the times of its batches."""
+
+    name: str
+    writer: TimedWriter
+    feed: FeedGenerator
+    batch_seconds: list[float] = field(default_factory=list)
+    commit_seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # this process's CPU, all threads
+    first_batch_s: float | None = None
+
+    def run_batch(self, size: int, measured: bool) -> float:
+        """Parse, resolve and commit the next ``size`` feed messages; returns the seconds."""
+        texts = self.feed.batch(size)
+        commits_before = len(self.writer.commit_seconds)
+        cpu_started, started = time.process_time(), time.perf_counter()
+        records = [Record(text, orjson.loads(text), f"bench:{n}") for n, text in enumerate(texts)]
+        ingest_records(self.writer, records, ASSET_FEED, batch_size=size)
+        seconds = time.perf_counter() - started
+        if self.first_batch_s is None:
+            self.first_batch_s = seconds
+        if measured:
+            self.batch_seconds.append(seconds)
+            self.cpu_seconds.append(time.process_time() - cpu_started)
+            self.commit_seconds.append(sum(self.writer.commit_seconds[commits_before:]))
+        return seconds
+
+
+def run_lanes(lanes: Sequence[Lane], size: int, plan: BatchPlan, progress: Progress) -> int:
+    """Warm every lane up, then feed the lanes a batch each in turn (so that noise from the
+    rest of the machine hits them alike) until the plan says stop; returns the rounds run."""
+    for lane in lanes:
+        for _ in range(plan.warmup):
+            lane.run_batch(size, measured=False)
+        progress(f"{lane.name}: warmed up (first batch {lane.first_batch_s:.2f} s)")
+    started, rounds = time.perf_counter(), 0
+    while rounds < plan.most and (
+        rounds < plan.least or time.perf_counter() - started < plan.budget_s
+    ):
+        times = [lane.run_batch(size, measured=True) for lane in lanes]
+        rounds += 1
+        if rounds % 5 == 0 or rounds == 1:
+            shown = ", ".join(
+                f"{lane.name} {t:.3f} s" for lane, t in zip(lanes, times, strict=True)
+            )
+            progress(f"batch round {rounds}: {shown}")
+    return rounds
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Plain appends of asset_versions-shaped rows: seconds per commit (after warm-up)."""
+
+    rows_per_commit: int
+    seconds: list[float]
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows a second at the median commit time."""
+        return self.rows_per_commit / statistics.median(self.seconds)
+
+
+def append_floor(uri: str, rows: pa.Table, rows_per_commit: int, commits: int) -> AppendResult:
+    """Append ``rows`` in commits of ``rows_per_commit`` to a new unpartitioned Delta table.
+
+    The first few commits are a warm-up; ``rows`` must hold enough rows for every commit.
+    """
+    warmup = max(1, commits // 10)
+    DeltaTable.create(uri, schema=rows.schema)
+    seconds = []
+    for number in range(warmup + commits):
+        piece = rows.slice(number * rows_per_commit, rows_per_commit)
+        started = time.perf_counter()
+        write_deltalake(uri, piece, mode="append")
+        if number >= warmup:
+            seconds.append(time.perf_counter() - started)
+    return AppendResult(rows_per_commit, seconds)
+
+
+def batch_summary(lane: Lane) -> dict[str, float]:
+    """Medians and p90 of one lane's measured batches (seconds)."""
+    batch, commit = lane.batch_seconds, lane.commit_seconds
+    return {
+        "batch_s_median": median(batch),
+        "batch_s_p90": percentile(batch, 0.9),
+        "commit_s_median": median(commit),
+        "commit_s_p90": percentile(commit, 0.9),
+        "parse_resolve_s_median": median([b - c for b, c in zip(batch, commit, strict=True)]),
+        "batch_cpu_s_median": median(lane.cpu_seconds),
+        "first_batch_s": lane.first_batch_s or 0.0,
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, or 0.0 for no values."""
+    return statistics.median(values) if values else 0.0
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` fall (nearest rank), or 0.0."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
