@@ -50,7 +50,7 @@ class Paths:
 
     def request(self, member: str, shape: Shape) -> list[str]:
         """Paths of a request member (several candidates for EC2 lists)."""
-        if self.service == "s3" and member == "Bucket":
+        if self.service in ("s3", "s3control") and member == "Bucket":
             return ["requestParameters.bucketName"]
         key = lower_first(member)
         wrapper = f"requestParameters.{self.operation}Request"
