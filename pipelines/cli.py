@@ -136,6 +136,8 @@ def parse_tags(values: tuple[str, ...]) -> dict[str, str | None]:
         key, sep, wanted = value.partition("=")
         if not key:
             raise InputError(f"--tag {value!r}: expected KEY=VALUE (or KEY)")
+        if key in tags:
+            raise InputError(f"--tag {key}: given twice (a tag has one value)")
         tags[key] = wanted if sep else None
     return tags
 
@@ -275,6 +277,50 @@ def bench(lake: Lake, quick: bool, as_json: bool, workdir: Path | None, tiny: bo
     sizes = TINY if tiny else QUICK if quick else FULL
     result = run_bench(sizes, workdir=workdir, progress=default_progress())
     click.echo(json.dumps(result, indent=2) if as_json else render_table(result))
+
+
+# -- streams: relay (resolvers/streams/relay.py) ----------------------------------------------
+@main.command()
+@click.option(
+    "--from",
+    "source_uri",
+    required=True,
+    metavar="URI",
+    help="sqs://QUEUE_URL or pubsub://projects/P/subscriptions/S[?source=gcp_audit_log].",
+)
+@click.option(
+    "--to",
+    "target_uri",
+    required=True,
+    metavar="URI",
+    help="nats://HOST:PORT/STREAM/SUBJECT (the stream is created if it is missing).",
+)
+@click.option(
+    "--max",
+    "max_records",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after N records (default: when the source is empty).",
+)
+def relay(source_uri: str, target_uri: str, max_records: int | None) -> None:
+    """Move records from SQS or Pub/Sub into a JetStream stream.
+
+    Each record is published with Nats-Msg-Id set to its id, so the stream's duplicate window
+    drops redeliveries; the source is acked only after JetStream acknowledged every publish.
+    Endpoints: AWS_ENDPOINT_URL, PUBSUB_EMULATOR_HOST and the usual credentials.
+    """
+    from resolvers.streams.relay import relay_uris
+
+    try:
+        result = relay_uris(source_uri, target_uri, max_records)
+    except AssetlakeError as exc:
+        fail(str(exc))
+        return
+    click.echo(
+        f"relayed {result.records} records ({result.messages} messages, {result.batches} "
+        f"batches): {result.stored} stored, {result.duplicates} duplicates dropped, "
+        f"{result.seconds:.2f} s"
+    )
 
 
 if __name__ == "__main__":
