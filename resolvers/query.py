@@ -33,7 +33,16 @@ from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL, TABLES, T
 from resolvers.timeutil import parse_time
 
 ENGINES = ("delta_scan", "parquet")
-HIVE_TYPES = {pa.bool_(): "BOOLEAN", pa.int64(): "BIGINT", pa.string(): "VARCHAR"}
+DUCKDB_TYPES = (
+    (pa.types.is_boolean, "BOOLEAN"),
+    (pa.types.is_int64, "BIGINT"),
+    (pa.types.is_int32, "INTEGER"),
+    (pa.types.is_float64, "DOUBLE"),
+    (pa.types.is_string, "VARCHAR"),
+    (pa.types.is_large_string, "VARCHAR"),
+    (pa.types.is_string_view, "VARCHAR"),
+    (pa.types.is_date32, "DATE"),
+)
 # asset_versions is a compacted Delta table plus a tail of row operations (layout.py): the
 # compacted table is exposed as COMPACTED and asset_versions is the view that applies the tail.
 TAIL = ASSET_VERSIONS_TAIL.name
@@ -139,7 +148,7 @@ def _delta_scan_view(
     """Table ``spec`` as view ``name`` over delta_scan: the latest version at every query."""
     uri = lake.table_uri(spec.name)
     try:
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM delta_scan({_sql_text(uri)})")
+        con.execute(f"CREATE VIEW {name} AS {_conformed(spec, f'delta_scan({_sql_text(uri)})')}")
     except duckdb.Error as exc:
         raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
 
@@ -148,19 +157,44 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, n
     """Table ``spec`` as view ``name`` over read_parquet of the files of its current version."""
     files = lake.table(spec.name).file_uris()
     if not files:  # read_parquet of no file is an error: an empty table of the right columns
-        con.register(name, spec.schema.empty_table())
+        con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
         return
     types = {column: spec.schema.field(column).type for column in spec.partition_by}
     hive_types = ", ".join(
-        f"{_sql_text(column)}: {_sql_text(HIVE_TYPES.get(kind, 'VARCHAR'))}"
-        for column, kind in types.items()
+        f"{_sql_text(column)}: {_sql_text(duckdb_type(kind))}" for column, kind in types.items()
     )
     options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else ""
     file_list = "[" + ", ".join(_sql_text(uri) for uri in files) + "]"
-    con.execute(
-        f"CREATE VIEW {name} AS SELECT {', '.join(spec.schema.names)} "
-        f"FROM read_parquet({file_list}, union_by_name = true{options})"
+    source = f"read_parquet({file_list}, union_by_name = true{options})"
+    con.execute(f"CREATE VIEW {name} AS {_conformed(spec, source)}")
+
+
+def _conformed(spec: TableSpec, source: str | None) -> str:
+    """A SELECT of exactly the columns of ``spec`` from ``source`` (a table function call).
+
+    A column that the files do not have (a lake older than this code, or a column added to the
+    table after its files were written) is NULL, as Delta readers do.
+    """
+    empty = ", ".join(
+        f"CAST(NULL AS {duckdb_type(field.type)}) AS {field.name}" for field in spec.schema
     )
+    typed = f"SELECT {empty} WHERE false"
+    if source is None:
+        return typed
+    columns = ", ".join(spec.schema.names)
+    return f"SELECT {columns} FROM (SELECT * FROM {source} UNION ALL BY NAME {typed})"
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    """The DuckDB type of an Arrow type of the lake's schemas."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return duckdb_type(kind.value_type) + "[]"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ" if kind.tz else "TIMESTAMP"
+    for check, name in DUCKDB_TYPES:
+        if check(kind):
+            return name
+    raise LakeError(f"no DuckDB type for the Arrow type {kind}")
 
 
 def _connection(source: Source) -> duckdb.DuckDBPyConnection:

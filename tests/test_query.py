@@ -272,3 +272,17 @@ def test_diff_paths_values_and_list_alignment() -> None:
     assert [str(c) for c in diff({"x.y": 1}, {})] == ['["x.y"]: 1 -> (absent)']
     assert render_value("<redacted>:hmac-sha256:abc") == "<redacted>"
     assert render_value("x" * 500).endswith("…")
+
+
+@pytest.mark.parametrize("engine", query.ENGINES)
+def test_columns_missing_from_the_files_read_as_null(tmp_path: Path, engine: str) -> None:
+    lake = Lake(str(tmp_path / "lake")).create()
+    write_findings(lake)
+    older = lake.table(FINDINGS.name).to_pyarrow_table().drop_columns(["frameworks", "evidence"])
+    write_deltalake(
+        lake.table_uri(FINDINGS.name), older, mode="overwrite", schema_mode="overwrite"
+    )  # a findings table written before those columns existed
+    found = query.findings(query.connect(Lake(lake.uri), engine))
+    assert found.column("finding_id").to_pylist() == ["f2", "f1"]
+    assert found.column("frameworks").to_pylist() == [None, None]
+    assert found.schema.field("frameworks").type == pa.list_(pa.string())
