@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+from deltalake import DeltaTable
 
 from resolvers.diff import VersionState, version_changes
 from resolvers.errors import AssetlakeError, InputError, LakeError
@@ -150,12 +151,14 @@ def _delta_scan_view(
     try:
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, f'delta_scan({_sql_text(uri)})')}")
     except duckdb.Error as exc:
-        raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
+        if _table_exists(lake, spec):
+            raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
+        con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
 
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str) -> None:
     """Table ``spec`` as view ``name`` over read_parquet of the files of its current version."""
-    files = lake.table(spec.name).file_uris()
+    files = lake.table(spec.name).file_uris() if _table_exists(lake, spec) else []
     if not files:  # read_parquet of no file is an error: an empty table of the right columns
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
         return
@@ -167,6 +170,11 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, n
     file_list = "[" + ", ".join(_sql_text(uri) for uri in files) + "]"
     source = f"read_parquet({file_list}, union_by_name = true{options})"
     con.execute(f"CREATE VIEW {name} AS {_conformed(spec, source)}")
+
+
+def _table_exists(lake: Lake, spec: TableSpec) -> bool:
+    """Whether the lake has the table: a lake older than a table has no rows of it."""
+    return DeltaTable.is_deltatable(lake.table_uri(spec.name), lake.storage_options)
 
 
 def _conformed(spec: TableSpec, source: str | None) -> str:
@@ -208,9 +216,8 @@ def _first_line(exc: BaseException) -> str:
 def _fetch(
     con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
 ) -> pa.Table:
-    try:
-        relation = con.sql(query, params=params)
-        return relation.to_arrow_table() if relation is not None else pa.table({})
+    try:  # execute + fetch: con.sql(query, params=...) converts a large result 5x slower
+        return con.execute(query, params).fetch_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc)) from exc
 
