@@ -58,10 +58,12 @@ def main() -> None:
 @lake_option
 def ingest(lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int) -> None:
     """Process event files through the same code the Dagster jobs run."""
+    from resolvers.aws.describe import OfflineDescriber
     from resolvers.ingest import ingest_files
 
-    del offline  # no resolver calls a cloud API yet: every state comes from the events
-    report = ingest_files(lake, list(files), batch_size=batch_size)
+    # online describers are not wired yet: without --offline the default is offline too
+    describer = OfflineDescriber() if offline else None
+    report = ingest_files(lake, list(files), batch_size=batch_size, describer=describer)
     click.echo(
         f"{report.records} records from {report.files} files in {len(report.batches)} batches: "
         f"{report.total('raw_events')} new raw events, "
