@@ -20,11 +20,10 @@ from typing import Any
 import orjson
 
 from resolvers.aws.cloudtrail import SOURCE as CLOUDTRAIL
-from resolvers.aws.cloudtrail import (
-    is_cloudtrail_record,
-    is_eventbridge_event,
-    resolve_cloudtrail_record,
-)
+from resolvers.aws.cloudtrail import is_cloudtrail_record, is_eventbridge_event
+from resolvers.aws.describe import Describer
+from resolvers.aws.resolve import resolve_cloudtrail_record
+from resolvers.aws.resolve_online import describe_batch
 from resolvers.canonical import canonical_json
 from resolvers.errors import InputError
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
@@ -159,9 +158,9 @@ def _resolve_record(record: Record, salt: bytes, default_source: str, digest: st
     if source == ASSET_FEED and isinstance(value, Mapping):
         return resolve_feed_record(value, record.payload, salt, digest)
     if source == CLOUDTRAIL and isinstance(value, Mapping):
-        return resolve_cloudtrail_record(value, record.payload, fallback_id(record.payload))
+        return resolve_cloudtrail_record(value, record.payload, fallback_id(record.payload), salt)
     if source == AUDIT_LOG and isinstance(value, Mapping):
-        return resolve_audit_entry(value, record.payload, fallback_id(record.payload))
+        return resolve_audit_entry(value, record.payload, fallback_id(record.payload), salt)
     return _unreadable(record, default_source)
 
 
@@ -187,11 +186,18 @@ def dominant_source(records: Sequence[Record]) -> str:
     return max(counts, key=lambda s: counts[s]) if counts else CLOUDTRAIL
 
 
-def resolve_records(records: Iterable[Record], salt: bytes, default_source: str) -> ResolvedBatch:
-    """Resolve many records into one batch."""
+def resolve_records(
+    records: Iterable[Record],
+    salt: bytes,
+    default_source: str,
+    describer: Describer | None = None,
+) -> ResolvedBatch:
+    """Resolve many records into one batch; with an online ``describer``, AWS state comes from
+    one describe per asset (None or an OfflineDescriber: from the events alone)."""
     batch = ResolvedBatch()
     for record in records:
         batch.extend(resolve_record(record, salt, default_source))
+    describe_batch(batch, describer, salt)
     return batch
 
 
@@ -217,15 +223,16 @@ def ingest_records(
     batch_size: int = DEFAULT_BATCH_SIZE,
     txn: StreamTxn | None = None,
     landed: bool = False,
+    describer: Describer | None = None,
 ) -> list[CommitResult]:
     """Resolve and commit records in batches of ``batch_size``.
 
     ``landed``: the records were read back from raw_events (a drain), so their raw rows are
-    not written again.
+    not written again. ``describer``: see :func:`resolve_records` (default: offline).
     """
     results = []
     for chunk in chunks(records, batch_size):
-        batch = resolve_records(chunk, writer.lake.salt, default_source)
+        batch = resolve_records(chunk, writer.lake.salt, default_source, describer)
         if landed:
             batch.raw = []
         results.append(writer.commit(batch, batch_id_of(chunk), txn))
@@ -237,11 +244,13 @@ def ingest_files(
     paths: Sequence[Path],
     batch_size: int = DEFAULT_BATCH_SIZE,
     fold_after: bool = True,
+    describer: Describer | None = None,
 ) -> IngestReport:
     """``assetlake ingest``: every file is read and checked before anything is written.
 
     With ``fold_after`` the tail is folded at the end, so that the Delta table asset_versions
-    is exact on its own when the command returns.
+    is exact on its own when the command returns. ``describer``: None (the default for now)
+    or an OfflineDescriber keeps to the events (``--offline``).
     """
     loaded = [(path, read_file(path)) for path in paths]
     lake.create()
@@ -250,7 +259,9 @@ def ingest_files(
     for _, records in loaded:
         report.records += len(records)
         report.batches.extend(
-            ingest_records(writer, records, dominant_source(records), batch_size)
+            ingest_records(
+                writer, records, dominant_source(records), batch_size, describer=describer
+            )
         )
     if fold_after:
         writer.fold()

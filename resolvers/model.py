@@ -46,6 +46,15 @@ class AssetChange:
     invoked_by: str | None = None
     request: str | None = None  # JSON
     response: str | None = None  # JSON
+    # after the contract's columns: the rest of the attribution, and how the asset relates
+    principal_account_id: str | None = None
+    principal_id: str | None = None
+    session_issuer: str | None = None  # the role (or user) behind an assumed-role session
+    session_name: str | None = None
+    source_identity: str | None = None
+    access_key_id: str | None = None
+    mfa_authenticated: bool | None = None
+    relation: str | None = None  # target | related | parent | account (docs/resolution.md)
 
 
 @dataclass(frozen=True, slots=True)

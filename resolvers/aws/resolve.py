@@ -1,0 +1,226 @@
+"""CloudTrail records (bare or in an EventBridge envelope) into the lake's rows.
+
+One record gives its raw_events row (classified by the catalog: change, read, data, error,
+unknown) and, for a change, one asset_changes row per asset it touched
+(:mod:`resolvers.aws.resolve_targets`) with the principal (:mod:`resolvers.aws.resolve_attribution`)
+and the state the event itself carries (:mod:`resolvers.aws.resolve_state`). Unknown events and
+changes whose asset cannot be named get an unresolved_events row with the reason. Nothing a
+record holds can make this raise: a record it cannot read is still landed and explained.
+
+Online, :func:`resolvers.aws.resolve_online.describe_batch` then replaces event-carried state
+by what a :class:`resolvers.aws.describe.Describer` says, one describe per asset per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers.aws.arns import arn_fields
+from resolvers.aws.catalog import CatalogEntry, Registry, account_of, classify, registry
+from resolvers.aws.resolve_attribution import Attribution, attribution
+from resolvers.aws.resolve_state import creation_document, resource_id, subdocument_parts
+from resolvers.aws.resolve_subdocs import DELETED
+from resolvers.aws.resolve_targets import Target, Unresolvable, targets
+from resolvers.canonical import canonicalize
+from resolvers.model import AssetChange, Observation, RawRecord, ResolvedBatch, Unresolved
+from resolvers.observe import observation
+from resolvers.timeutil import parse_time
+
+SOURCE = "aws_cloudtrail"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every CloudTrail record carries, read defensively."""
+
+    event_id: str
+    event_time: dt.datetime | None
+    account: str | None
+    region: str | None
+    event_source: str | None
+    event_name: str | None
+
+
+def _text(mapping: Mapping[str, Any], key: str) -> str | None:
+    value = mapping.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def envelope(record: Mapping[str, Any], detail: Mapping[str, Any], fallback_id: str) -> Envelope:
+    """The envelope of one record (EventBridge fields fill what the detail lacks)."""
+    try:
+        event_time = parse_time(detail.get("eventTime") or record.get("time"))
+    except (ValueError, TypeError, OverflowError):
+        event_time = None
+    account = account_of(detail) or _text(record, "account")
+    return Envelope(
+        event_id=_text(detail, "eventID") or _text(record, "id") or fallback_id,
+        event_time=event_time,
+        account=account,
+        region=_text(detail, "awsRegion") or _text(record, "region"),
+        event_source=_text(detail, "eventSource"),
+        event_name=_text(detail, "eventName"),
+    )
+
+
+def unwrap(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The CloudTrail record inside an EventBridge envelope (or the record itself)."""
+    detail = record.get("detail") if "detail-type" in record else None
+    return detail if isinstance(detail, Mapping) else record
+
+
+def resolve_cloudtrail_record(
+    record: Mapping[str, Any],
+    payload: str,
+    fallback_id: str,
+    salt: bytes = b"",
+    catalog: Registry | None = None,
+) -> ResolvedBatch:
+    """One CloudTrail record into raw_events, asset_changes, observations and unresolved rows."""
+    catalog = catalog or registry()
+    detail = unwrap(record)
+    env = envelope(record, detail, fallback_id)
+    try:
+        classification = classify(record, catalog)
+    except (TypeError, ValueError, AttributeError):
+        classification = "unknown"
+    raw = RawRecord(
+        env.event_id, SOURCE, "aws", env.account, env.region, env.event_time, classification,
+        payload,
+    )  # fmt: skip
+    batch = ResolvedBatch(raw=[raw])
+    if classification == "unknown":
+        name = f"{env.event_source} {env.event_name}"
+        batch.unresolved.append(_unresolved(env, "unknown_event", f"no catalog entry for {name}"))
+    elif classification == "change":
+        try:
+            resolve_change(batch, detail, env, salt, catalog)
+        except Unresolvable as exc:
+            batch.unresolved.append(_unresolved(env, exc.reason, exc.detail))
+        except Exception as exc:  # a resolver bug must not lose the record: explain it
+            detail_text = f"{type(exc).__name__}: {exc}"[:500]
+            batch.unresolved.append(_unresolved(env, "resolver_error", detail_text))
+    return batch
+
+
+def _unresolved(env: Envelope, reason: str, detail: str) -> Unresolved:
+    return Unresolved(
+        env.event_id, SOURCE, reason, detail, env.event_source, env.event_name, env.event_time
+    )
+
+
+def resolve_change(
+    batch: ResolvedBatch,
+    detail: Mapping[str, Any],
+    env: Envelope,
+    salt: bytes,
+    catalog: Registry,
+) -> None:
+    """The asset_changes rows and event-carried observations of one change record."""
+    entry = catalog.lookup(
+        env.event_source or "", env.event_name or "", _text(detail, "apiVersion")
+    )
+    if entry is None:
+        raise Unresolvable("unknown_event", f"no catalog entry for {env.event_name}")
+    if env.event_time is None:
+        raise Unresolvable("no_event_time", "a change record without a readable eventTime")
+    found = targets(detail, entry, catalog)
+    fragment, parts = _subdocument(detail, entry)
+    if parts:  # a sub-document event changes its parent, never creates or deletes it
+        found = [Target(t.asset_key, t.resource_type, "update", t.relation) for t in found]
+    row = _RowMaker(env, entry, attribution(detail), detail, salt)
+    batch.changes.extend(row.change(target) for target in found)
+    parent = next((t for t in found if t.relation in ("target", "account")), None)
+    for target in found:
+        if target.relation == "target":
+            batch.observations.extend(row.state(target))
+    if parent is not None:
+        for suffix, value in parts:
+            key = f"{parent.asset_key}#{fragment}{suffix}"
+            kind = f"{parent.resource_type}#{fragment}"
+            part = Target(key, kind, "delete" if value is DELETED else "update", "part")
+            batch.changes.append(row.change(part))
+            batch.observations.append(row.observe(part, None if value is DELETED else value))
+
+
+def _subdocument(detail: Mapping[str, Any], entry: CatalogEntry) -> tuple[str, list]:
+    fragment, parts = subdocument_parts(detail, entry.event_source, entry.event_name)
+    if not fragment and entry.operation != entry.event_name:
+        fragment, parts = subdocument_parts(detail, entry.event_source, entry.operation)
+    return fragment, parts
+
+
+class _RowMaker:
+    """Builds the rows of one record: shared attribution, request and response JSON."""
+
+    def __init__(
+        self,
+        env: Envelope,
+        entry: CatalogEntry,
+        who: Attribution,
+        detail: Mapping[str, Any],
+        salt: bytes,
+    ) -> None:
+        self.env, self.entry, self.who, self.detail, self.salt = env, entry, who, detail, salt
+        self.request = _json(detail.get("requestParameters"), salt)
+        self.response = _json(detail.get("responseElements"), salt)
+
+    def placement(self, key: str) -> tuple[str | None, str | None]:
+        """(account, region) of an asset: from its key, else from the event."""
+        service, region, account, _ = arn_fields(key.split("#", 1)[0])
+        if not region and service == "s3":  # bucket ARNs have no region: the event's is it
+            region = self.env.region or ""
+        return account or self.env.account, region or None
+
+    def change(self, target: Target) -> AssetChange:
+        """The asset_changes row of one target."""
+        account, region = self.placement(target.asset_key)
+        who, env = self.who, self.env
+        assert env.event_time is not None
+        return AssetChange(
+            event_id=env.event_id, asset_key=target.asset_key, cloud="aws", account_id=account,
+            region=region, resource_type=target.resource_type, action=target.action,
+            event_source=self.entry.event_source, event_name=env.event_name or "",
+            event_time=env.event_time, principal=who.principal, principal_type=who.principal_type,
+            source_ip=who.source_ip, user_agent=who.user_agent, invoked_by=who.invoked_by,
+            request=self.request, response=self.response,
+            principal_account_id=who.principal_account_id, principal_id=who.principal_id,
+            session_issuer=who.session_issuer_arn, session_name=who.session_name,
+            source_identity=who.source_identity, access_key_id=who.access_key_id,
+            mfa_authenticated=who.mfa_authenticated, relation=target.relation,
+        )  # fmt: skip
+
+    def state(self, target: Target) -> list[Observation]:
+        """The observation a creation or deletion event carries for its target, if any."""
+        if target.action == "delete":
+            return [self.observe(target, None)]
+        if target.action == "create":
+            return [self.observe(target, creation_document(self.detail, target))]
+        return []
+
+    def observe(self, target: Target, config: Any) -> Observation:
+        """An observation of ``target`` (``config`` None: deleted)."""
+        account, region = self.placement(target.asset_key)
+        assert self.env.event_time is not None
+        return observation(
+            asset_key=target.asset_key, cloud="aws", resource_type=target.resource_type,
+            config=config if config is not None else {}, event_time=self.env.event_time,
+            event_ids=(self.env.event_id,), salt=self.salt, account_id=account, region=region,
+            name=_name(target.asset_key), is_deleted=config is None, principal=self.who.principal,
+        )  # fmt: skip
+
+
+def _name(asset_key: str) -> str:
+    parent, _, fragment = asset_key.partition("#")
+    name = resource_id(parent)
+    return f"{name}#{fragment}" if fragment else name
+
+
+def _json(value: Any, salt: bytes) -> str | None:
+    """Canonical, redacted JSON of a request or response (None when CloudTrail has none)."""
+    if value is None:
+        return None
+    return canonicalize(value, salt).json
