@@ -325,5 +325,23 @@ def relay(source_uri: str, target_uri: str, max_records: int | None) -> None:
     )
 
 
+# -- compliance rules: assetlake rules (resolvers/compliance) --------------------------------
+@main.command()
+@click.option(
+    "--framework",
+    metavar="F",
+    help="Only the rules a framework maps (cis-aws-3.0, cis-gcp-3.0), with its requirements.",
+)
+@format_option
+@lake_option
+def rules(lake: Lake, framework: str | None, fmt: str) -> None:
+    """The compliance rules: id, severity, kind, resource types and framework requirements."""
+    from resolvers.compliance.listing import RULE_COLUMNS, rules_table
+    from resolvers.render import render
+
+    del lake  # the registry is code and data; no lake is read
+    click.echo(render(rules_table(framework), fmt, RULE_COLUMNS, "rule"), nl=False)
+
+
 if __name__ == "__main__":
     main()

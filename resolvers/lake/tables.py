@@ -223,6 +223,33 @@ DRAIN_PROGRESS = TableSpec(
     description="internal: how far each consumer has resolved raw_events (its watermark)",
 )
 
+ALERTS = TableSpec(
+    name="alerts",
+    schema=pa.schema(
+        [
+            ("alert_id", STR),  # hash of (finding_id, kind): one opening and one resolution
+            ("sink", STR),  # the configured sink's name
+            ("finding_id", STR),
+            ("kind", STR),  # opened | resolved
+            ("rule_id", STR),
+            ("severity", STR),
+            ("asset_key", STR),
+            ("occurred_at", TS),  # the finding's opened_at or resolved_at
+            ("payload", STR),  # the JSON document sent
+            ("status", STR),  # pending | sent | failed | skipped
+            ("attempts", pa.int64()),
+            ("created_at", TS),
+            ("last_attempt_at", TS),
+            ("next_attempt_at", TS),
+            ("sent_at", TS),
+            ("last_error", STR),
+        ]
+    ),
+    key=("alert_id", "sink"),
+    description="compliance alert outbox: each finding's opening and resolution, per sink, "
+    "with its delivery state",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     RAW_EVENTS,
     ASSET_CHANGES,
@@ -232,6 +259,7 @@ TABLES: tuple[TableSpec, ...] = (
     ASSET_OBSERVATIONS,
     ASSET_VERSIONS_TAIL,
     DRAIN_PROGRESS,
+    ALERTS,
 )
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 
