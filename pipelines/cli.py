@@ -343,5 +343,23 @@ def rules(lake: Lake, framework: str | None, fmt: str) -> None:
     click.echo(render(rules_table(framework), fmt, RULE_COLUMNS, "rule"), nl=False)
 
 
+# -- coverage: how the resolvers classify event files (resolvers/coverage.py) -----------------
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@lake_option
+def coverage(lake: Lake, files: tuple[Path, ...], as_json: bool) -> None:
+    """How the resolvers classify and resolve the records of event files (offline; writes
+    nothing: --lake is accepted like everywhere else and ignored)."""
+    import json
+
+    from resolvers.coverage import coverage as measure
+    from resolvers.coverage import render
+
+    del lake
+    report = measure(list(files))
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+
+
 if __name__ == "__main__":
     main()
