@@ -12,7 +12,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from resolvers.bench.synthetic import KINDS, feed_template, time_text, with_fields
+from resolvers.bench.synthetic import KINDS, feed_template, kind_of, time_text, with_fields
 
 FIRST_REVISION = 1_000_000  # feed revisions never repeat a history revision
 SPACING_US = 1_000  # one message a millisecond of event time
@@ -71,7 +71,7 @@ def render(frame: pl.DataFrame) -> list[str]:
     rows = pl.concat([frame.select("index", "op", "_us"), fields], how="horizontal")
     rows = rows.with_columns(
         _row=pl.int_range(pl.len()),
-        _kind=pl.col("index") % len(KINDS),
+        _kind=kind_of(pl.col("index")),
         _deleted=pl.col("op") == "delete",
         prior=pl.when(pl.col("op") == "create")
         .then(pl.lit("DOES_NOT_EXIST"))

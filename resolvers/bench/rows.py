@@ -23,6 +23,7 @@ from resolvers.bench.synthetic import (
     ASSETS_PER_PROJECT,
     KINDS,
     BenchError,
+    kind_of,
     row_templates,
     utc,
     with_fields,
@@ -120,7 +121,7 @@ def with_content(frame: pl.DataFrame) -> pl.DataFrame:
     """
     fields = with_fields(frame.select("index", rev=pl.col("version")))
     keyed = pl.concat([frame, fields.drop("index")], how="horizontal")
-    keyed = keyed.with_columns(_kind=pl.col("index") % len(KINDS))
+    keyed = keyed.with_columns(_kind=kind_of(pl.col("index")))
     parts = []
     for (kind, deleted), part in keyed.partition_by(["_kind", "is_deleted"], as_dict=True).items():
         templates = row_templates(KINDS[int(kind)], bool(deleted))  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -55,19 +54,10 @@ class Template:
         """Split a text with sentinels into a template."""
         return cls(tuple(SENTINEL.split(text)))
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """The field names the template needs, in order."""
-        return self.pieces[1::2]
-
     def expr(self) -> pl.Expr:
         """A polars expression filling the template from string columns named like its fields."""
         parts = [pl.lit(p) if i % 2 == 0 else pl.col(p) for i, p in enumerate(self.pieces) if p]
         return pl.concat_str(parts) if parts else pl.lit("")
-
-    def fill(self, values: Mapping[str, str]) -> str:
-        """The template filled in Python (tests, single rows)."""
-        return "".join(p if i % 2 == 0 else values[p] for i, p in enumerate(self.pieces))
 
 
 @dataclass(frozen=True, slots=True)
