@@ -1,9 +1,17 @@
-"""Shared fixtures: the corpus in ../shared, temporary lakes."""
+"""Shared fixtures: the corpus in ../shared, temporary lakes, a moto S3 server."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 
 from resolvers.lake.storage import Lake
@@ -24,3 +32,85 @@ def corpus() -> Path:
 def lake(tmp_path: Path) -> Lake:
     """A new, empty lake in a temporary folder."""
     return Lake(str(tmp_path / "lake")).create()
+
+
+# -- S3: a real moto server -----------------------------------------------------------------------
+MOTO_BUCKET = "assetlake-test"
+MOTO_STARTUP_SECONDS = 30.0
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class MotoS3:
+    """A moto server on 127.0.0.1 and the bucket created in it."""
+
+    endpoint: str
+    bucket: str
+
+    def env(self) -> dict[str, str]:
+        """The AWS variables that point clients (boto3, s3fs, delta-rs) at this server."""
+        return {**FAKE_AWS, "AWS_ENDPOINT_URL": self.endpoint}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_answering(endpoint: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll the server until it answers HTTP; fail with its log if it dies or never answers."""
+    deadline = time.monotonic() + MOTO_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"moto server exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"moto server did not answer within {MOTO_STARTUP_SECONDS}s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    """A moto server (S3) started for the session, with one bucket; stopped at the end.
+
+    The AWS variables are set only around the bucket creation here: tests that talk to the
+    server take the ``s3_env`` fixture, so that no other test of the session sees them.
+    """
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_answering(endpoint, process, log)
+        server = MotoS3(endpoint=endpoint, bucket=MOTO_BUCKET)
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in server.env().items():
+                patch.setenv(name, value)
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=MOTO_BUCKET)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def s3_env(moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> MotoS3:
+    """For one test: AWS_ENDPOINT_URL, fake credentials and AWS_REGION pointing at moto."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in moto_s3.env().items():
+        monkeypatch.setenv(name, value)
+    return moto_s3

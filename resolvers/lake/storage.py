@@ -17,6 +17,7 @@ from typing import Any
 import fsspec
 import orjson
 import polars as pl
+from botocore.exceptions import BotoCoreError, ClientError
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -50,8 +51,17 @@ def s3_storage_options(env: Mapping[str, str] | None = None) -> dict[str, str]:
         options["AWS_ALLOW_HTTP"] = "true" if endpoint.startswith("http://") else "false"
         options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
     # S3 has conditional writes (If-None-Match), which delta-rs uses for safe concurrent commits.
-    options.setdefault("AWS_CONDITIONAL_PUT", env.get("ASSETLAKE_S3_CONDITIONAL_PUT", "etag"))
+    # ASSETLAKE_S3_CONDITIONAL_PUT overrides it for S3-compatible stores; set empty, the option is
+    # left out (an empty value is not a valid object-store setting).
+    conditional_put = env.get("ASSETLAKE_S3_CONDITIONAL_PUT", "etag")
+    if conditional_put:
+        options["AWS_CONDITIONAL_PUT"] = conditional_put
     return options
+
+
+# What s3fs and botocore raise when S3 cannot be reached: no credentials, access denied, no
+# connection to the endpoint. A missing key is FileNotFoundError and is handled where it occurs.
+S3_FAILURES = (PermissionError, BotoCoreError, ClientError)
 
 
 class Lake:
@@ -93,6 +103,8 @@ class Lake:
                 data = handle.read()
         except FileNotFoundError:
             return None
+        except S3_FAILURES as exc:
+            raise LakeError(f"{self.uri}: cannot read {MARKER}: {exc}") from exc
         try:
             marker = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -130,8 +142,24 @@ class Lake:
         """Whether an assetlake lake is at this URI."""
         return self.read_marker() is not None
 
+    def _check_bucket(self) -> None:
+        """On S3: a missing or unreachable bucket is one clear error, before anything is written
+        (s3fs would otherwise fail on the marker upload with a bare FileNotFoundError)."""
+        bucket = self.uri.removeprefix("s3://").split("/", 1)[0]
+        try:
+            found = self.fs.exists(bucket)
+        except (OSError, *S3_FAILURES) as exc:
+            raise LakeError(f"{self.uri}: cannot reach S3 bucket {bucket!r}: {exc}") from exc
+        if not found:
+            raise LakeError(
+                f"{self.uri}: S3 bucket {bucket!r} does not exist or cannot be listed with these "
+                "credentials and endpoint"
+            )
+
     def create(self) -> Lake:
         """Create the lake (marker and empty tables) unless it exists; check it if it does."""
+        if self.is_s3:
+            self._check_bucket()
         if self.read_marker() is None:
             if not self._is_empty():
                 raise LakeError(
