@@ -1,7 +1,7 @@
 """The Dagster code location of assetlake, built once: ``defs``.
 
 Loaded by ``workspace.yaml`` (``make dev``, ``dagster definitions validate``). Loading it does no
-I/O: resources open the lake on first use, in a run or a schedule tick.
+I/O: resources open the lake and the queues on first use, in a run or a sensor/schedule tick.
 """
 
 from __future__ import annotations
@@ -10,16 +10,29 @@ from functools import cache
 
 import dagster as dg
 
+from assets.lake import asset_versions_chains, drain_job, findings, raw_events, resolve_landed
 from pipelines.jobs import ingest_files_job, lake_maintenance_job
 from pipelines.resources import resources
 from pipelines.schedules import lake_maintenance_schedule
+from sensors.catalog import STREAM_SENSORS
+
+findings_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "findings_automation_sensor",
+    target=dg.AssetSelection.assets(findings),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Materialises findings after every drain run that wrote asset_versions.",
+)
 
 
 @cache
 def build_defs() -> dg.Definitions:
-    """Every job, schedule and resource of the code location."""
+    """Every asset, check, job, sensor, schedule and resource of the code location."""
     return dg.Definitions(
-        jobs=[lake_maintenance_job, ingest_files_job],
+        assets=[raw_events, resolve_landed, findings],
+        asset_checks=[asset_versions_chains],
+        jobs=[drain_job, lake_maintenance_job, ingest_files_job],
+        sensors=[*STREAM_SENSORS, findings_automation_sensor],
         schedules=[lake_maintenance_schedule],
         resources=resources(),
     )

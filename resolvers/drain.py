@@ -10,6 +10,7 @@ and commits the derived tables. The watermark is a Delta application transaction
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +45,8 @@ class DrainResult:
     to_version: int
     records: int = 0
     batches: list[CommitResult] = field(default_factory=list)
+    event_lag_s: dict[str, float] = field(default_factory=dict)  # event time -> committed
+    landing_lag_s: dict[str, float] = field(default_factory=dict)  # landed -> committed
 
     def total(self, name: str) -> int:
         """Sum of one CommitResult counter over the batches."""
@@ -65,6 +68,9 @@ def land(
     return LandResult(batch_id, len(records), result.raw_events, version)
 
 
+LANDED_COLUMNS = ["event_id", "source", "payload", "event_time", "received_at"]
+
+
 def watermark(writer: LakeWriter, consumer: str) -> int:
     """The last raw_events version ``consumer`` has drained (-1 before its first drain)."""
     done = writer.lake.table(DRAIN_PROGRESS.name).transaction_version(_app_id(consumer))
@@ -77,8 +83,8 @@ def _app_id(consumer: str) -> str:
 
 def landed_since(
     writer: LakeWriter, start: int, end: int, sources: Collection[str] | None
-) -> list[Record]:
-    """The records landed in raw_events versions ``start``..``end``, in landing order."""
+) -> pl.DataFrame:
+    """The rows landed in raw_events versions ``start``..``end``, in landing order."""
     if start == 0:  # a consumer's first drain reads the table (a vacuum may have removed
         frame = _landed_up_to(writer, end)  # the files of early versions), later ones the feed
     else:
@@ -86,26 +92,22 @@ def landed_since(
         reader = table.load_cdf(
             starting_version=start,
             ending_version=end,
-            columns=["event_id", "source", "payload", "_change_type", "_commit_version"],
+            columns=[*LANDED_COLUMNS, "_change_type", "_commit_version"],
         )
         frame = pl.DataFrame(pl.from_arrow(pa.table(reader.read_all())))
         frame = frame.filter(pl.col("_change_type") == "insert")
+        frame = frame.sort("_commit_version", maintain_order=True).select(LANDED_COLUMNS)
     if sources is not None:
         frame = frame.filter(pl.col("source").is_in(list(sources)))
-    frame = frame.sort("_commit_version", maintain_order=True)
-    return [_record(payload, event_id) for event_id, payload in frame.select("event_id", "payload").iter_rows()]
+    return frame
 
 
 def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
     """Every row of raw_events as of version ``end``, in landing order (by received_at)."""
     table = DeltaTable(writer.lake.table_uri(RAW_EVENTS.name), version=end,
                        storage_options=writer.lake.storage_options)
-    frame = pl.scan_delta(table, credential_provider=None).select(
-        "event_id", "source", "payload", "received_at"
-    )
-    return frame.sort("received_at", maintain_order=True).collect().rename(
-        {"received_at": "_commit_version"}
-    )
+    frame = pl.scan_delta(table, credential_provider=None).select(LANDED_COLUMNS)
+    return frame.sort("received_at", maintain_order=True).collect()
 
 
 def _record(payload: str, event_id: str) -> Record:
@@ -128,11 +130,34 @@ def drain(
     result = DrainResult(consumer, start, end)
     if start > end:
         return result
-    records = landed_since(writer, start, end, sources)
+    landed = landed_since(writer, start, end, sources)
+    records = [_record(p, e) for e, p in landed.select("event_id", "payload").iter_rows()]
     result.records = len(records)
     result.batches = ingest_records(writer, records, default_source, batch_size, landed=True)
     _advance(writer, consumer, start, end, len(records))
+    result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
     return result
+
+
+def _lags(landed: pl.DataFrame, committed: dt.datetime) -> tuple[dict[str, float], dict[str, float]]:
+    """p50 / p99 / max seconds from event time and from landing to the commit."""
+    lags = []
+    for column in ("event_time", "received_at"):
+        seconds = (
+            landed.select((pl.lit(committed) - pl.col(column)).dt.total_microseconds() / 1e6)
+            .to_series()
+            .drop_nulls()
+        )
+        lags.append(
+            {
+                "p50": float(seconds.quantile(0.5) or 0.0),
+                "p99": float(seconds.quantile(0.99) or 0.0),
+                "max": float(seconds.max() or 0.0),  # type: ignore[arg-type]
+            }
+            if len(seconds)
+            else {}
+        )
+    return lags[0], lags[1]
 
 
 def _advance(writer: LakeWriter, consumer: str, start: int, end: int, records: int) -> None:

@@ -1,0 +1,181 @@
+"""What every stream sensor does on a tick: pump micro-batches, then ask for a drain run.
+
+A tick pulls bounded micro-batches from its source and lands them in raw_events (the source is
+acked only after landing: resolvers.streams.base.pump), for at most ``TICK_BUDGET_S`` seconds,
+well inside the sensor timeout; then, if anything was landed or its consumers lag behind
+raw_events, it requests one drain run per consumer with a deterministic run key (consumer and
+raw_events version) and a small config (pointers, never payloads). Runs of one consumer are
+serialised by the run queue (tag ``assetlake/stream``). The cursor is a typed model that resets
+safely when it cannot be decoded. A source that is down or not configured is a skip reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import BaseModel, ValidationError
+
+from assets.lake import STREAM_TAG, drain_job
+from assets.resources import LakeResource, StreamsResource
+from resolvers.drain import watermark
+from resolvers.errors import AssetlakeError
+from resolvers.lake.storage import Lake
+from resolvers.lake.tables import RAW_EVENTS
+from resolvers.lake.writer import LakeWriter
+from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
+
+TICK_BUDGET_S = 8.0
+MIN_INTERVAL_S = 5  # the sensor daemon evaluates at most every 5 s whatever is asked
+LIMITS = PullLimits(max_records=5000, max_bytes=32 * 1024 * 1024, max_seconds=3.0)
+CONSUMERS = {  # consumer -> (default source, sources it resolves)
+    "aws_cloudtrail": ("aws_cloudtrail", ["aws_cloudtrail"]),
+    "gcp_asset_feed": ("gcp_asset_feed", ["gcp_asset_feed"]),
+    "gcp_audit_log": ("gcp_audit_log", ["gcp_audit_log"]),
+}
+_writers: dict[str, LakeWriter] = {}  # one per lake for the code server's life: warm indexes
+
+
+class StreamCursor(BaseModel):
+    """A stream sensor's cursor."""
+
+    source_cursor: str | None = None  # the source's own cursor (S3 log listing positions)
+    requested: dict[str, int] = {}  # consumer -> raw_events version of the last run requested
+
+    @classmethod
+    def decode(cls, text: str | None) -> StreamCursor:
+        """The cursor of a sensor, or a fresh one if it is missing or cannot be decoded."""
+        try:
+            return cls.model_validate_json(text) if text else cls()
+        except ValidationError:
+            return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """One stream sensor: its name, its source, the consumers its records feed, the setting."""
+
+    name: str
+    make_source: Callable[[StreamsResource, str | None], StreamSource | None]
+    consumers: tuple[str, ...]
+    setting: str  # the environment variable that configures it
+    description: str
+
+
+def writer_for(lake: Lake) -> LakeWriter:
+    """The code server's writer of a lake (created, with the lake, on first use)."""
+    writer = _writers.get(lake.uri)
+    if writer is None:
+        writer = _writers[lake.uri] = LakeWriter(lake.create())
+    return writer
+
+
+def pump_for(writer: LakeWriter, source: StreamSource, budget_s: float) -> list[PumpResult]:
+    """Pump micro-batches until the source is drained or the budget is spent."""
+    deadline = time.monotonic() + budget_s
+    results: list[PumpResult] = []
+    while time.monotonic() < deadline:
+        result = pump(writer, source, LIMITS)
+        results.append(result)
+        if result.empty or result.records < LIMITS.max_records // 2:
+            break
+    return results
+
+
+def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> list[dg.RunRequest]:
+    """A drain run for every consumer of the stream that lags behind raw_events."""
+    version = writer.lake.table(RAW_EVENTS.name).version()
+    requests = []
+    for consumer in spec.consumers:
+        if watermark(writer, consumer) >= version or cursor.requested.get(consumer) == version:
+            continue
+        default_source, sources = CONSUMERS[consumer]
+        cursor.requested[consumer] = version
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{consumer}:{version}",
+                job_name=drain_job.name,
+                run_config={
+                    "ops": {
+                        "resolve_landed": {
+                            "config": {
+                                "consumer": consumer,
+                                "default_source": default_source,
+                                "sources": sources,
+                            }
+                        }
+                    }
+                },
+                tags={STREAM_TAG: consumer},
+            )
+        )
+    return requests
+
+
+def tick(
+    context: dg.SensorEvaluationContext, spec: StreamSpec, lake: LakeResource, streams: StreamsResource
+) -> dg.SensorResult | dg.SkipReason:
+    """One evaluation of a stream sensor."""
+    cursor = StreamCursor.decode(context.cursor)
+    source = spec.make_source(streams, cursor.source_cursor)
+    if source is None:
+        return dg.SkipReason(f"{spec.name}: not configured (set {spec.setting})")
+    try:
+        writer = writer_for(lake.get_lake())
+        results = pump_for(writer, source, TICK_BUDGET_S)
+        requests = run_requests(writer, spec, cursor)
+    except AssetlakeError as exc:  # a source that is down, a lake that is not writable
+        return dg.SkipReason(str(exc))
+    finally:
+        source.close()
+    cursor.source_cursor = next(
+        (r.cursor for r in reversed(results) if r.cursor), cursor.source_cursor
+    )
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=cursor.model_dump_json(),
+        asset_events=_landed_events(spec, results),
+    )
+
+
+def _landed_events(spec: StreamSpec, results: list[PumpResult]) -> list[dg.AssetMaterialization]:
+    landed = sum(r.landed for r in results)
+    if not landed:
+        return []
+    last = results[-1]
+    return [
+        dg.AssetMaterialization(
+            asset_key="raw_events",
+            metadata={
+                "sensor": spec.name,
+                "messages": sum(r.messages for r in results),
+                "records": sum(r.records for r in results),
+                "landed": landed,
+                "acked": sum(r.acked for r in results),
+                "pull_s": round(sum(r.pull_s for r in results), 3),
+                "land_s": round(sum(r.land_s for r in results), 3),
+                "ack_s": round(sum(r.ack_s for r in results), 3),
+                "raw_events_version": last.raw_events_version or 0,
+            },
+        )
+    ]
+
+
+def stream_sensor(spec: StreamSpec) -> dg.SensorDefinition:
+    """The sensor of one stream."""
+
+    def evaluate(
+        context: dg.SensorEvaluationContext, lake: LakeResource, streams: StreamsResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        return tick(context, spec, lake, streams)
+
+    evaluate.__doc__ = spec.description
+    return dg.sensor(
+        name=spec.name,
+        job=drain_job,
+        minimum_interval_seconds=MIN_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=spec.description,
+    )(evaluate)
