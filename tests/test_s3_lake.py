@@ -98,6 +98,24 @@ def test_options_for_real_s3_leave_credentials_to_the_default_chain() -> None:
     assert "AWS_ALLOW_HTTP" not in options and "AWS_ENDPOINT_URL" not in options
 
 
+@pytest.mark.parametrize("profile_region", ["eu-central-1", None])
+def test_region_comes_from_the_profile_or_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile_region: str | None
+) -> None:
+    """A region set only in ~/.aws/config is used; with none anywhere, none is guessed."""
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[profile lakes]\n" + (f"region = {profile_region}\n" if profile_region else "")
+    )
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "lakes")
+    options = s3_storage_options()
+    assert options.get("AWS_REGION") == profile_region
+    assert "AWS_REGION" not in s3_storage_options({})  # an explicit mapping is all there is
+
+
 def test_options_prefer_the_s3_specific_endpoint_and_allow_no_conditional_put() -> None:
     env = {
         **MOTO_LIKE,

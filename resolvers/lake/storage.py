@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import fsspec
 import orjson
 import polars as pl
@@ -38,13 +39,24 @@ def default_lake_uri() -> str:
 
 
 def s3_storage_options(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """delta-rs object-store options for S3 from the usual AWS variables."""
-    env = os.environ if env is None else env
+    """delta-rs object-store options for S3 from the usual AWS variables.
+
+    Credentials not in the variables are left to the default chain (profile, SSO, web identity,
+    instance role). The region comes from the variables, else (for the process's own
+    environment) from the AWS config file's profile, else it is left out: never a guessed
+    ``us-east-1``, which delta-rs would then use even for a bucket in another region.
+    """
+    region = None
+    if env is None:
+        env = os.environ
+        region = _configured_region()
     options: dict[str, str] = {}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         if env.get(name):
             options[name] = env[name]
-    options["AWS_REGION"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or region
+    if region:
+        options["AWS_REGION"] = region
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     if endpoint:
         options["AWS_ENDPOINT_URL"] = endpoint
@@ -57,6 +69,11 @@ def s3_storage_options(env: Mapping[str, str] | None = None) -> dict[str, str]:
     if conditional_put:
         options["AWS_CONDITIONAL_PUT"] = conditional_put
     return options
+
+
+def _configured_region() -> str | None:
+    """The region of the AWS profile in use (``AWS_PROFILE``, ``~/.aws/config``), if any."""
+    return botocore.session.Session().get_config_variable("region")
 
 
 # What s3fs and botocore raise when S3 cannot be reached: no credentials, access denied, no
@@ -83,7 +100,9 @@ class Lake:
         if not self.is_s3:
             return fsspec.filesystem("file")
         options = self.storage_options or {}
-        client_kwargs: dict[str, Any] = {"region_name": options["AWS_REGION"]}
+        client_kwargs: dict[str, Any] = {}
+        if "AWS_REGION" in options:
+            client_kwargs["region_name"] = options["AWS_REGION"]
         if "AWS_ENDPOINT_URL" in options:
             client_kwargs["endpoint_url"] = options["AWS_ENDPOINT_URL"]
         return fsspec.filesystem("s3", client_kwargs=client_kwargs)
