@@ -73,7 +73,10 @@ def s3_storage_options(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def _configured_region() -> str | None:
     """The region of the AWS profile in use (``AWS_PROFILE``, ``~/.aws/config``), if any."""
-    return botocore.session.Session().get_config_variable("region")
+    try:
+        return botocore.session.Session().get_config_variable("region")
+    except BotoCoreError:  # a profile named but not configured: the SDKs will say so
+        return None
 
 
 # What s3fs and botocore raise when S3 cannot be reached: no credentials, access denied, no
