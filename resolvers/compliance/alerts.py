@@ -54,7 +54,7 @@ def alert_id(finding_id: str, kind: str) -> str:
 def payload(finding: Finding, kind: str, reg: Registry) -> str:
     """The JSON document an alert sends."""
     rule = reg.rules.get(finding.rule_id)
-    body = dataclasses.asdict(finding)
+    body = {field.name: getattr(finding, field.name) for field in dataclasses.fields(finding)}
     body["evidence"] = orjson.loads(finding.evidence or "{}")
     body["frameworks"] = list(finding.frameworks)
     for name in ("opened_at", "resolved_at"):

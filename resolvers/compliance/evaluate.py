@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -109,17 +109,13 @@ def evaluate(
         else ("keys" if touched_asset_keys is not None else "incremental")
     )
     scope = _scope(lake, mode, touched_asset_keys, marks, index, now, margin)
-    chains = lakeio.load_chains(lake, _union(scope.state_keys, scope.history_keys), _types(reg))
-    _add_accounts(scope, chains, reg)
+    _add_accounts(lake, scope, reg)
     history = _history(lake, scope, index)
     existing = _in_scope(
         lakeio.existing_findings(lake, _keys_of(scope, history), scope.accounts), scope, reg
     )
     judged = [*history, *scope.new, *_raw_log(existing, reg)]  # asset_changes rows first
-    extra = {j.asset_key for j in judged} - set(chains)
-    if extra and mode != "full":
-        chains.update(lakeio.load_chains(lake, extra, _types(reg)))
-    outcome = _compute(reg, chains, scope, judged, now)
+    outcome, assets, versions = _compute(lake, reg, scope, judged, now)
     upserts, deletes = _diff(outcome.findings, existing)
     scope.marks = dataclasses.replace(scope.marks, due=_due(outcome, marks, mode, now))
     config = alerts or AlertConfig.load()
@@ -129,8 +125,8 @@ def evaluate(
     sent = dispatch(lake, config, now) if send else None
     return EvaluationResult(
         mode=mode,
-        assets=len(chains),
-        versions=sum(len(c) for c in chains.values()),
+        assets=assets,
+        versions=versions,
         events=len(judged),
         findings=len(outcome.findings),
         written=len(upserts),
@@ -185,24 +181,17 @@ def _scope(
     return Scope(changed, history_keys, accounts, marks, new)
 
 
-def _union(a: set[str] | None, b: set[str] | None) -> set[str] | None:
-    return None if a is None or b is None else a | b
-
-
 def _types(reg: Registry) -> set[str]:
     return set(reg.state_types) | {t for r in reg.event_rules for t in r.resource_types}
 
 
-def _add_accounts(scope: Scope, chains: Mapping[str, list[ChainVersion]], reg: Registry) -> None:
+def _add_accounts(lake: Lake, scope: Scope, reg: Registry) -> None:
     """Touched assets of a type an account-wide rule targets bring their account in scope (a
     state fix on the root user resolves a root-key finding)."""
-    if scope.accounts is None or scope.state_keys is None:
+    if scope.accounts is None or not scope.state_keys:
         return
     targets = {t for r in reg.event_rules if account_wide(r) for t in r.resource_types}
-    for key in scope.state_keys:
-        chain = chains.get(key)
-        if chain and chain[-1].resource_type in targets and chain[-1].account_id:
-            scope.accounts.add(chain[-1].account_id)
+    scope.accounts |= lakeio.accounts_of(lake, scope.state_keys, targets)
 
 
 def _history(lake: Lake, scope: Scope, index: EventIndex) -> list[Judged]:
@@ -237,10 +226,13 @@ def _in_scope(existing: pl.DataFrame, scope: Scope, reg: Registry) -> pl.DataFra
 def _raw_log(existing: pl.DataFrame, reg: Registry) -> list[Judged]:
     """Openings (and their event reversals) of findings that came from raw records."""
     found: list[Judged] = []
-    for row in existing.to_dicts():
-        rule = reg.rules.get(row["rule_id"])
-        evidence = orjson.loads(row["evidence"] or "{}")
-        if rule is None or rule.kind != "event" or evidence.get("source") != "raw":
+    event_rules = [r.id for r in reg.event_rules]
+    candidates = existing.filter(
+        pl.col("rule_id").is_in(event_rules) & pl.col("evidence").str.contains('"source":"raw"')
+    )
+    for row in candidates.iter_rows(named=True):
+        rule, evidence = reg[row["rule_id"]], orjson.loads(row["evidence"] or "{}")
+        if evidence.get("source") != "raw":
             continue
         match = row["asset_key"]
         if rule.scope == "region":
@@ -275,34 +267,64 @@ def _raw_log(existing: pl.DataFrame, reg: Registry) -> list[Judged]:
 
 
 # -- computing and diffing --------------------------------------------------------------------
+FULL_RANGE_ROWS = 250_000  # versions read at a time by a full evaluation (bounds memory)
+
+
+def _state_chains(
+    lake: Lake, reg: Registry, scope: Scope
+) -> Iterator[Mapping[str, list[ChainVersion]]]:
+    types = set(reg.state_types)
+    if scope.state_keys is None:
+        for key_range in lakeio.key_ranges(lake, types, FULL_RANGE_ROWS):
+            yield lakeio.load_chains(lake, None, types, key_range)
+    elif scope.state_keys:
+        yield lakeio.load_chains(lake, scope.state_keys, types)
+
+
 def _compute(
-    reg: Registry,
-    chains: Mapping[str, list[ChainVersion]],
-    scope: Scope,
-    judged: list[Judged],
-    now: dt.datetime,
-) -> Outcome:
-    outcome = Outcome()
+    lake: Lake, reg: Registry, scope: Scope, judged: list[Judged], now: dt.datetime
+) -> tuple[Outcome, int, int]:
+    """All findings of the scope, and how many assets and versions state rules judged."""
+    outcome, assets, versions = Outcome(), 0, 0
     judge = Judge(reg, outcome)
-    for key, chain in chains.items():
-        if scope.state_keys is None or key in scope.state_keys:
+    for chains in _state_chains(lake, reg, scope):
+        for chain in chains.values():
             outcome.findings.extend(state_findings(chain, judge, now))
+        assets, versions = assets + len(chains), versions + sum(map(len, chains.values()))
+    keys = {j.asset_key for j in judged}
+    chains = lakeio.load_chains(lake, keys, _types(reg)) if keys else {}
     outcome.findings.extend(event_findings(judged, chains, judge))
+    return outcome, assets, versions
+
+
+def state_findings_of_frame(
+    frame: pl.DataFrame, now: dt.datetime | None = None, rules: Registry | None = None
+) -> Outcome:
+    """State findings of asset_versions rows held in memory (sorted by asset_key, valid_from):
+    the rule evaluation alone, without the lake (what ``rules_versions_per_s`` measures)."""
+    outcome, now = Outcome(), now or utcnow()
+    judge = Judge(rules or registry(), outcome)
+    for chain in lakeio.chains_from_frame(frame).values():
+        outcome.findings.extend(state_findings(chain, judge, now))
     return outcome
 
 
-def _row(finding: Finding) -> dict:
-    row = dataclasses.asdict(finding)
-    row["frameworks"] = list(finding.frameworks)
-    return row
+def _comparable(values: Mapping[str, object]) -> tuple:
+    return tuple(
+        tuple(values[c] or ()) if c == "frameworks" else values[c] for c in lakeio.FINDING_COLUMNS
+    )
 
 
 def _diff(findings: list[Finding], existing: pl.DataFrame) -> tuple[list[Finding], list[str]]:
     """Findings to write (new or changed) and ids of existing rows to delete."""
-    old = lakeio.rows_by_id(existing)
-    upserts = [f for f in findings if old.get(f.finding_id) != _row(f)]
+    old = {row["finding_id"]: _comparable(row) for row in existing.iter_rows(named=True)}
+    upserts = [f for f in findings if old.get(f.finding_id) != _comparable(_fields(f))]
     fresh = {f.finding_id for f in findings}
     return upserts, sorted(set(old) - fresh)
+
+
+def _fields(finding: Finding) -> Mapping[str, object]:
+    return {name: getattr(finding, name) for name in lakeio.FINDING_COLUMNS}
 
 
 def _due(outcome: Outcome, marks: lakeio.Watermarks, mode: str, now: dt.datetime) -> int:

@@ -13,7 +13,7 @@ than the margin. Rows seen twice are harmless (evaluation is idempotent).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -115,15 +115,22 @@ def asset_keys_of_types(lake: Lake, types: Collection[str], current_only: bool =
 
 
 def load_chains(
-    lake: Lake, keys: Collection[str] | None, types: Collection[str]
+    lake: Lake,
+    keys: Collection[str] | None,
+    types: Collection[str],
+    key_range: tuple[str, str] | None = None,
 ) -> dict[str, list[ChainVersion]]:
-    """The version chains (valid_from order) of ``keys`` (None: every asset) of ``types``."""
+    """The version chains (valid_from order) of ``keys`` (None: every asset) of ``types``,
+    within ``key_range`` (inclusive bounds) if given."""
     of_type = pl.col("resource_type").is_in(list(types))
     base = lake.scan(ASSET_VERSIONS.name)
     tail = lake.scan(ASSET_VERSIONS_TAIL.name)  # patches carry no type: filter after resolving
     if keys is not None:
         wanted = pl.col("asset_key").is_in(pl.Series(list(keys), dtype=pl.String).implode())
         base, tail = base.filter(wanted), tail.filter(wanted)
+    if key_range is not None:
+        within = pl.col("asset_key").is_between(pl.lit(key_range[0]), pl.lit(key_range[1]))
+        base, tail = base.filter(within), tail.filter(within)
     frame = (
         layout.resolve(base.filter(of_type), tail)
         .filter(of_type)
@@ -131,8 +138,56 @@ def load_chains(
         .sort("asset_key", "valid_from")
         .collect()
     )
+    return chains_from_frame(frame)
+
+
+def key_ranges(lake: Lake, types: Collection[str], rows: int) -> list[tuple[str, str]]:
+    """Asset key ranges of about ``rows`` versions each, covering every asset of ``types``
+    (a full evaluation reads one range at a time; asset_versions is sorted by key, so each
+    range reads few files)."""
+    counts = (
+        layout.read_table(lake, ASSET_VERSIONS.name)
+        .filter(pl.col("resource_type").is_in(list(types)))
+        .group_by("asset_key")
+        .len()
+        .sort("asset_key")
+        .collect()
+    )
+    ranges: list[tuple[str, str]] = []
+    first, total = None, 0
+    for key, count in counts.iter_rows():
+        first = key if first is None else first
+        total += count
+        if total >= rows:
+            ranges.append((first, key))
+            first, total = None, 0
+    if first is not None:
+        ranges.append((first, counts.get_column("asset_key")[-1]))
+    return ranges
+
+
+def accounts_of(lake: Lake, keys: Collection[str], types: Collection[str]) -> set[str]:
+    """Accounts of the assets among ``keys`` whose current version is of one of ``types``."""
+    if not keys or not types:
+        return set()
+    frame = (
+        layout.read_table(lake, ASSET_VERSIONS.name)
+        .filter(
+            pl.col("asset_key").is_in(list(keys))
+            & pl.col("resource_type").is_in(list(types))
+            & pl.col("is_current")
+        )
+        .select("account_id")
+        .unique()
+        .collect()
+    )
+    return {a for a in frame.get_column("account_id").to_list() if a}
+
+
+def chains_from_frame(frame: pl.DataFrame) -> dict[str, list[ChainVersion]]:
+    """Chains from asset_versions rows (CHAIN_COLUMNS) sorted by asset_key, valid_from."""
     chains: dict[str, list[ChainVersion]] = {}
-    for row in frame.iter_rows():
+    for row in frame.select(CHAIN_COLUMNS).iter_rows():
         version = ChainVersion(*row[:9], tuple(row[9] or ()), row[10] or "")  # type: ignore[misc]
         chains.setdefault(version.asset_key, []).append(version)
     return chains
@@ -263,8 +318,3 @@ def write_findings(
         .when_not_matched_insert(every, predicate="NOT s._delete")
         .execute()
     )
-
-
-def rows_by_id(frame: pl.DataFrame) -> Mapping[str, dict]:
-    """Findings rows (as dicts) by finding_id."""
-    return {row["finding_id"]: row for row in frame.to_dicts()}

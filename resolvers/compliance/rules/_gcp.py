@@ -14,13 +14,13 @@ FULL_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 def data(config: Mapping[str, Any]) -> Mapping[str, Any]:
     """The resource's own data (the API representation), {} when the asset has none."""
     value = get(config, "resource", "data")
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def iam_policy(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The asset's IAM policy, None when the asset carries none."""
     value = config.get("iamPolicy")
-    return value if isinstance(value, Mapping) else None
+    return value if isinstance(value, dict) else None
 
 
 def metadata_value(instance: Mapping[str, Any], key: str) -> str | None:

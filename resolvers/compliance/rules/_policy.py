@@ -56,18 +56,16 @@ def statements(policy: Any) -> list[Mapping[str, Any]]:
 def _is_star(principal: Any) -> bool:
     if principal == "*":
         return True
-    if isinstance(principal, Mapping):
+    if isinstance(principal, dict):
         return any("*" in items(value) for value in principal.values())
     return False
 
 
 def _restricted(statement: Mapping[str, Any]) -> bool:
     condition = statement.get("Condition")
-    if not isinstance(condition, Mapping):
+    if not isinstance(condition, dict):
         return False
-    keys = {
-        key.lower() for block in condition.values() if isinstance(block, Mapping) for key in block
-    }
+    keys = {key.lower() for block in condition.values() if isinstance(block, dict) for key in block}
     return bool(keys & RESTRICTING_CONDITION_KEYS)
 
 
@@ -105,10 +103,10 @@ def denies_insecure_transport(policy: Any) -> bool:
     """Whether a bucket policy denies requests made without TLS (aws:SecureTransport false)."""
     for statement in statements(policy):
         condition = statement.get("Condition")
-        if statement.get("Effect") != "Deny" or not isinstance(condition, Mapping):
+        if statement.get("Effect") != "Deny" or not isinstance(condition, dict):
             continue
         for operator, block in condition.items():
-            if not str(operator).lower().startswith("bool") or not isinstance(block, Mapping):
+            if not str(operator).lower().startswith("bool") or not isinstance(block, dict):
                 continue
             for key, value in block.items():
                 secure = {str(v).lower() for v in items(value)}

@@ -80,7 +80,7 @@ def rds_cluster_unencrypted(config: Mapping[str, Any], version: VersionView) -> 
 
 def _restore_values(config: Mapping[str, Any]) -> list[str]:
     attributes = config.get("SnapshotAttributes")
-    if isinstance(attributes, Mapping):  # the whole DBSnapshotAttributesResult
+    if isinstance(attributes, dict):  # the whole DBSnapshotAttributesResult
         attributes = attributes.get("DBSnapshotAttributes")
     values: list[str] = []
     for attribute in mappings(attributes):
@@ -229,7 +229,7 @@ def ecr_scan_off(config: Mapping[str, Any], version: VersionView) -> Verdict:
 def eks_public_endpoint(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when the public endpoint is on and publicAccessCidrs includes 0.0.0.0/0."""
     vpc = config.get("resourcesVpcConfig")
-    if not isinstance(vpc, Mapping) or vpc.get("endpointPublicAccess") is not True:
+    if not isinstance(vpc, dict) or vpc.get("endpointPublicAccess") is not True:
         return PASS
     cidrs = items(vpc.get("publicAccessCidrs")) or [WORLD_V4]
     return verdict(WORLD_V4 in cidrs, public_access_cidrs=cidrs)

@@ -218,7 +218,7 @@ def ami_public(config: Mapping[str, Any], version: VersionView) -> Verdict:
 def instance_imdsv1(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when the metadata endpoint is enabled and HttpTokens is 'optional'."""
     options = config.get("MetadataOptions")
-    if not isinstance(options, Mapping) or options.get("HttpEndpoint") == "disabled":
+    if not isinstance(options, dict) or options.get("HttpEndpoint") == "disabled":
         return PASS
     return verdict(options.get("HttpTokens") == "optional", http_tokens="optional")
 

@@ -76,7 +76,7 @@ def _credentials_last_used(config: Mapping[str, Any]) -> list[tuple[dt.datetime,
         if last is not None:
             used.append((last, f"access key {key.get('AccessKeyId')}"))
     profile = config.get("LoginProfile")
-    if isinstance(profile, Mapping):
+    if isinstance(profile, dict):
         last = _when(config.get("PasswordLastUsed")) or _when(profile.get("CreateDate"))
         if last is not None:
             used.append((last, "console password"))
@@ -156,7 +156,7 @@ def user_direct_policies(config: Mapping[str, Any], version: VersionView) -> Ver
     """Fails when AttachedPolicies or InlinePolicies is not empty."""
     attached = [get(p, "PolicyName") for p in mappings(config.get("AttachedPolicies"))]
     policies = config.get("InlinePolicies")
-    inline = sorted(policies) if isinstance(policies, Mapping) else []
+    inline = sorted(policies) if isinstance(policies, dict) else []
     return verdict(bool(attached or inline), attached=attached, inline=inline)
 
 
@@ -171,7 +171,7 @@ def user_direct_policies(config: Mapping[str, Any], version: VersionView) -> Ver
 def inline_admin_policy(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when an inline policy has an Allow statement for Action * on Resource *."""
     inline = config.get("InlinePolicies")
-    if not isinstance(inline, Mapping):
+    if not isinstance(inline, dict):
         return PASS
     names = sorted(name for name, document in inline.items() if admin_statements(document))
     return verdict(bool(names), policies=names)
@@ -242,7 +242,7 @@ def _password_policy(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if "PasswordPolicy" not in config:
         return None
     policy = config.get("PasswordPolicy")
-    return policy if isinstance(policy, Mapping) else {}
+    return policy if isinstance(policy, dict) else {}
 
 
 @state_rule(

@@ -71,7 +71,7 @@ def s3_public_access_block_off(config: Mapping[str, Any], version: VersionView) 
     """Fails when PublicAccessBlockConfiguration is absent or any of its four flags is not
     true (no configuration means the block is off)."""
     block = config.get("PublicAccessBlockConfiguration")
-    if not isinstance(block, Mapping):
+    if not isinstance(block, dict):
         return fail(missing=True)
     off = [name for name in BLOCK_FLAGS if block.get(name) is not True]
     return verdict(bool(off), off=off)
@@ -124,7 +124,7 @@ def s3_secure_transport(config: Mapping[str, Any], version: VersionView) -> Verd
 def s3_mfa_delete_off(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when Versioning.MFADelete is known and not Enabled."""
     versioning = config.get("Versioning")
-    if not isinstance(versioning, Mapping):
+    if not isinstance(versioning, dict):
         return PASS
     return verdict(versioning.get("MFADelete") != "Enabled", mfa_delete=versioning.get("MFADelete"))
 
@@ -141,7 +141,7 @@ def s3_mfa_delete_off(config: Mapping[str, Any], version: VersionView) -> Verdic
 def s3_versioning_off(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when Versioning is known and its Status is not Enabled."""
     versioning = config.get("Versioning")
-    if not isinstance(versioning, Mapping):
+    if not isinstance(versioning, dict):
         return PASS
     return verdict(versioning.get("Status") != "Enabled", status=versioning.get("Status"))
 

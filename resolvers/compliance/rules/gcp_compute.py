@@ -256,7 +256,7 @@ def instance_oslogin_disabled(config: Mapping[str, Any], version: VersionView) -
 def instance_shielded_off(config: Mapping[str, Any], version: VersionView) -> Verdict:
     """Fails when shieldedInstanceConfig is known and vTPM or integrity monitoring is off."""
     shielded = data(config).get("shieldedInstanceConfig")
-    if not isinstance(shielded, Mapping):
+    if not isinstance(shielded, dict):
         return PASS
     off = [k for k in ("enableVtpm", "enableIntegrityMonitoring") if shielded.get(k) is not True]
     return verdict(bool(off), off=off)

@@ -73,7 +73,7 @@ def bucket_uniform_access_off(config: Mapping[str, Any], version: VersionView) -
 
 def _ip_configuration(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
     value = get(data(config), "settings", "ipConfiguration")
-    return value if isinstance(value, Mapping) else None
+    return value if isinstance(value, dict) else None
 
 
 @state_rule(
@@ -140,7 +140,7 @@ def sql_backups_off(config: Mapping[str, Any], version: VersionView) -> Verdict:
     cannot have backups, pass)."""
     instance = data(config)
     backup = get(instance, "settings", "backupConfiguration")
-    if not isinstance(backup, Mapping) or instance.get("instanceType") == "READ_REPLICA_INSTANCE":
+    if not isinstance(backup, dict) or instance.get("instanceType") == "READ_REPLICA_INSTANCE":
         return PASS
     return verdict(backup.get("enabled") is not True, backups=False)
 
@@ -168,7 +168,7 @@ def _dnssec(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not zone or str(zone.get("visibility", "public")).lower() != "public":
         return None
     value = zone.get("dnssecConfig")
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 @state_rule(
