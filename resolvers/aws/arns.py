@@ -14,6 +14,10 @@ event and one built from a describe response are equal. The rules (docs/resoluti
   :func:`secret_arn` (never strip a name, only an ARN as AWS writes it).
 * RDS identifiers are lower case: AWS stores them so whatever case the request used.
 * Lambda ``:$LATEST`` qualifies nothing: the unqualified function ARN is the function.
+* Organizations policies lose the organization id and policy type (``policy/o-x/TYPE/p-y`` ->
+  ``policy/p-y``): events name them by ``policyId`` alone. Config recorders lose the recorder
+  id (events name them by name). An SNS subscription (``TOPIC:uuid``) is its topic's: a
+  subscription has no state of its own beyond the topic's subscription list.
 
 Account-level settings (no resource of their own) get :func:`account_arn`.
 """
@@ -48,6 +52,12 @@ def canonical_arn(arn: str) -> str:
         resource = _rds_resource(resource)
     elif service == "lambda" and resource.endswith(":$LATEST"):
         resource = resource[: -len(":$LATEST")]
+    elif service == "organizations" and resource.startswith("policy/"):
+        resource = "policy/" + resource.rsplit("/", 1)[-1]
+    elif service == "config" and resource.startswith("configuration-recorder/"):
+        resource = "/".join(resource.split("/")[:2])
+    elif service == "sns" and ":" in resource:  # a subscription: topic:uuid
+        resource = resource.split(":", 1)[0]
     return ":".join((*parts[:5], resource))
 
 

@@ -216,9 +216,15 @@ def _arn_index(specs: Iterable[ResourceSpec]) -> dict[str, list[tuple[int, re.Pa
             literal = len(re.sub(r"\$\{[^}]+\}", "", template))
             row = (-literal, catalog_arn.template_pattern(template), spec.type_name)
             index.setdefault(catalog_arn.arn_service(template), []).append(row)
-    for rows in index.values():
-        rows.sort(key=lambda row: (row[0], row[2]))
+    for service, rows in index.items():  # equal templates: the service's own namespace first
+        rows.sort(key=lambda row: (row[0], not _own_namespace(row[2], service), row[2]))
     return index
+
+
+def _own_namespace(type_name: str, service: str) -> bool:
+    """Whether a type belongs to the ARN's service (``AWS::SNS::Topic`` for ``sns``)."""
+    parts = type_name.split("::")
+    return len(parts) == 3 and parts[1].lower() == service.replace("-", "").lower()
 
 
 def _str(mapping: Mapping[str, Any], key: str) -> str | None:

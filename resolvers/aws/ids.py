@@ -8,7 +8,8 @@ equals the key the catalog builds for the same resource from its own template.
 
 from __future__ import annotations
 
-from resolvers.aws.catalog_arn import partition
+from resolvers.aws.catalog import registry
+from resolvers.aws.catalog_arn import fill, partition, template_vars
 
 # prefix -> (CloudFormation type, ARN resource type, ARN has an account field)
 EC2_PREFIXES: dict[str, tuple[str, str, bool]] = {
@@ -73,10 +74,20 @@ def ec2_type(resource_id: str) -> str | None:
 
 
 def ec2_arn(resource_id: str, region: str | None, account: str | None) -> str | None:
-    """The ARN of an EC2 resource named by id alone, or None for an unknown prefix."""
+    """The ARN of an EC2 resource named by id alone, or None for an unknown prefix.
+
+    The catalog's ARN template for the type is used where it has one (so both paths agree);
+    the table's resource type and account rule otherwise.
+    """
     prefix = ec2_prefix(resource_id)
     if prefix is None:
         return None
-    _, kind, owned = EC2_PREFIXES[prefix]
+    type_name, kind, owned = EC2_PREFIXES[prefix]
+    spec = registry().types.get(type_name)
+    if spec is not None and len(template_vars(spec.arn_template)) == 1:
+        (var,) = template_vars(spec.arn_template)
+        filled = fill(spec.arn_template, {var: [resource_id]}, account, region)
+        if filled:
+            return filled[0]
     owner = (account or "") if owned else ""
     return f"arn:{partition(region)}:ec2:{region or ''}:{owner}:{kind}/{resource_id}"

@@ -76,6 +76,7 @@ KEY_TEMPLATES: dict[str, tuple[str, str]] = {
     "iam-instance-profile": ("arn:{p}:iam::{a}:instance-profile/{v}", "AWS::IAM::InstanceProfile"),
     "kms-key": ("arn:{p}:kms:{r}:{a}:key/{v}", "AWS::KMS::Key"),
     "lambda": ("arn:{p}:lambda:{r}:{a}:function:{v}", "AWS::Lambda::Function"),
+    "org-policy": ("arn:{p}:organizations::{a}:policy/{v}", "AWS::Organizations::Policy"),
 }
 
 # EC2 operations over ids of any type: the id prefix tells the type (resolvers.aws.ids).

@@ -225,4 +225,22 @@ def secrets_rule(ctx: Context) -> list[Target]:
     return [Target(key, "AWS::SecretsManager::Secret", entry.action or "update")]
 
 
-SPECIAL: dict[str, Rule] = {"ec2": ec2_rule, "secretsmanager": secrets_rule}
+def organizations_rule(ctx: Context) -> list[Target]:
+    """Organizations: policies are named by ``policyId`` (their ARN needs the org id)."""
+    if ctx.entry.resource_type == "AWS::Organizations::Policy":
+        found = [
+            key_of(ctx, v, "org-policy")
+            for v in values_at(ctx.detail, "requestParameters.policyId")
+        ]
+        action = ctx.entry.action or "update"
+        keyed = [Target(k, t, action) for k, t in (f for f in found if f)]
+        if keyed:
+            return keyed
+    return primary(ctx)
+
+
+SPECIAL: dict[str, Rule] = {
+    "ec2": ec2_rule,
+    "secretsmanager": secrets_rule,
+    "organizations": organizations_rule,
+}
