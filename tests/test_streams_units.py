@@ -1,0 +1,86 @@
+"""The stream sources' pure parts, without servers: bodies, cursors, URIs, poison records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+
+import orjson
+import pytest
+
+from resolvers.errors import InputError
+from resolvers.streams.base import PullLimits, StreamUnavailable, record_of
+from resolvers.streams.relay import publisher_from_uri, source_from_uri
+from resolvers.streams.s3_logs import PrefixState, S3LogsCursor, S3LogSource, file_time
+from resolvers.streams.s3_objects import log_file_records
+from resolvers.streams.sqs import s3_objects_of
+
+KEY = "AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/2026/03/01/111122223333_CloudTrail_us-east-1_20260301T0005Z_x.json.gz"  # noqa: E501
+
+
+def _notification(key: str, event: str = "ObjectCreated:Put") -> dict[str, object]:
+    s3 = {"bucket": {"name": "trail"}, "object": {"key": key}}
+    return {"Records": [{"eventSource": "aws:s3", "eventName": event, "s3": s3}]}
+
+
+def test_notifications_name_the_new_log_objects_only() -> None:
+    encoded = KEY.replace("/", "%2F").replace("_x", "_x+y")
+    assert s3_objects_of(_notification(encoded)) == [("trail", KEY.replace("_x", "_x y"))]
+    assert s3_objects_of(_notification(KEY, "ObjectRemoved:Delete")) == []
+    digest = KEY.replace("/CloudTrail/", "/CloudTrail-Digest/")
+    assert s3_objects_of(_notification(digest)) == []
+    assert s3_objects_of({"Service": "Amazon S3", "Event": "s3:TestEvent"}) == []
+    bridge = {"source": "aws.s3", "detail-type": "Object Created",
+              "detail": {"bucket": {"name": "trail"}, "object": {"key": KEY}}}  # fmt: skip
+    assert s3_objects_of(bridge) == [("trail", KEY)]
+    assert s3_objects_of({"detail-type": "AWS API Call via CloudTrail", "detail": {}}) is None
+    assert s3_objects_of({"Records": [{"eventVersion": "1.08"}]}) is None
+
+
+def test_log_files_become_records_and_bad_ones_poison() -> None:
+    data = gzip.compress(orjson.dumps({"Records": [{"eventVersion": "1.08"}, {"eventID": "b"}]}))
+    records = log_file_records(data, "s3://trail/key", PullLimits())
+    assert [r.origin for r in records] == ["s3://trail/key#0", "s3://trail/key#1"]
+    assert records[1].value == {"eventID": "b"}
+    [corrupt] = log_file_records(b"\x1f\x8bxx", "s3://trail/bad", PullLimits())
+    assert corrupt.value is None and "not a valid gzip file" in corrupt.origin
+
+
+def test_an_oversized_message_becomes_a_small_record_that_is_not_json() -> None:
+    record = record_of(
+        b'{"a": "' + b"x" * 5000 + b'"}', "sqs://q#1", PullLimits(max_record_bytes=100)
+    )
+    assert record.value is None and len(record.payload) < 2300
+    assert record.payload.startswith("[oversized message: 5009 bytes > 100, sha256 ")
+    assert record.origin == "sqs://q#1 (oversized: 5009 bytes > 100)"
+
+
+def test_the_s3_cursor_round_trips_and_lists_from_lag_before_the_last_key() -> None:
+    prefix = KEY.rsplit("/", 4)[0] + "/"
+    cursor = S3LogsCursor({prefix: PrefixState(KEY, "2026/03/01", [KEY])}, 12.5, 1)
+    assert S3LogsCursor.from_json(cursor.to_json()) == cursor
+    source = S3LogSource("trail", cursor=cursor.to_json(), lag=dt.timedelta(minutes=10))
+    start = source._start_after(prefix, cursor.prefixes[prefix])
+    assert start == f"{prefix}2026/02/28/111122223333_CloudTrail_us-east-1_20260228T2355Z"
+    assert file_time(KEY) == dt.datetime(2026, 3, 1, 0, 5, tzinfo=dt.UTC)
+
+
+def test_relay_uris() -> None:
+    assert source_from_uri("sqs://http://127.0.0.1:5000/123456789012/events").queue_url == (
+        "http://127.0.0.1:5000/123456789012/events"
+    )
+    assert source_from_uri("sqs://sqs.eu-west-1.amazonaws.com/123456789012/ev").queue_url == (
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/ev"
+    )
+    audit = source_from_uri("pubsub://projects/p-1/subscriptions/audit?source=gcp_audit_log")
+    assert audit.default_source == "gcp_audit_log" and audit.name.endswith("subscriptions/audit")
+    publisher = publisher_from_uri("nats://127.0.0.1:4222/EVENTS/assetlake.events")
+    assert (publisher.stream, publisher.subject) == ("EVENTS", "assetlake.events")
+    for bad in ("nats://127.0.0.1:4222/EVENTS", "kafka://x/y/z"):
+        with pytest.raises(InputError):
+            publisher_from_uri(bad)
+
+
+def test_an_unavailable_source_is_one_line() -> None:
+    error = StreamUnavailable("sqs://q", "cannot reach\n  the endpoint")
+    assert str(error) == "sqs://q: cannot reach the endpoint"
