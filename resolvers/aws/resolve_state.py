@@ -36,6 +36,8 @@ def subdocument_parts(detail: Mapping[str, Any], source: str, name: str) -> tupl
 
 def _hidden(value: Any) -> bool:
     """CloudTrail did not say what the value is: no state can be observed."""
+    if isinstance(value, Mapping):
+        return any(item == HIDDEN for item in value.values())
     return value is None or value == HIDDEN
 
 
