@@ -30,6 +30,7 @@ import datetime as dt
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import polars as pl
@@ -237,30 +238,26 @@ def _raw_log(existing: pl.DataFrame, reg: Registry) -> list[Judged]:
         match = row["asset_key"]
         if rule.scope == "region":
             match = region_key(row["account_id"], evidence.get("region"))
-        opened = {k: v for k, v in evidence.items() if k != "resolved_by"}
-        common = dict(
+        opening = Judged(
             rule_id=rule.id,
             match_key=match,
             asset_key=row["asset_key"],
             resource_type=row["resource_type"],
             account_id=row["account_id"],
+            event_id=row["opened_by_event_id"],
+            event_time=row["opened_at"],
+            failed=True,
+            evidence={k: v for k, v in evidence.items() if k != "resolved_by"},
         )
-        found.append(
-            Judged(
-                event_id=row["opened_by_event_id"],
-                event_time=row["opened_at"],
-                failed=True,
-                evidence=opened,
-                **common,
-            )
-        )
+        found.append(opening)
         if evidence.get("resolved_by") == "event" and row["resolved_by_event_id"]:
             found.append(
-                Judged(
+                dataclasses.replace(
+                    opening,
                     event_id=row["resolved_by_event_id"],
                     event_time=row["resolved_at"],
                     failed=False,
-                    **common,
+                    evidence={},
                 )
             )
     return found
@@ -309,10 +306,9 @@ def state_findings_of_frame(
     return outcome
 
 
-def _comparable(values: Mapping[str, object]) -> tuple:
-    return tuple(
-        tuple(values[c] or ()) if c == "frameworks" else values[c] for c in lakeio.FINDING_COLUMNS
-    )
+def _comparable(values: Mapping[str, Any]) -> tuple[Any, ...]:
+    frameworks = tuple(values["frameworks"] or ())
+    return tuple(frameworks if c == "frameworks" else values[c] for c in lakeio.FINDING_COLUMNS)
 
 
 def _diff(findings: list[Finding], existing: pl.DataFrame) -> tuple[list[Finding], list[str]]:
@@ -323,7 +319,7 @@ def _diff(findings: list[Finding], existing: pl.DataFrame) -> tuple[list[Finding
     return upserts, sorted(set(old) - fresh)
 
 
-def _fields(finding: Finding) -> Mapping[str, object]:
+def _fields(finding: Finding) -> Mapping[str, Any]:
     return {name: getattr(finding, name) for name in lakeio.FINDING_COLUMNS}
 
 

@@ -11,6 +11,7 @@ The whole record, where at hand, lets rules read what asset_changes does not kee
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -82,7 +83,7 @@ def events_from_cloudtrail(record: Mapping[str, Any], fallback_id: str = "") -> 
     entry = catalog.lookup(source, name)
     keys: list[str | None] = list(entry.arns(record)) if entry is not None else []
     identity = _mapping(detail.get("userIdentity"))
-    common = dict(
+    base = Event(
         event_id=str(detail.get("eventID") or fallback_id),
         event_time=when,
         cloud="aws",
@@ -98,7 +99,7 @@ def events_from_cloudtrail(record: Mapping[str, Any], fallback_id: str = "") -> 
         record=detail,
         error=detail.get("errorCode") or None,
     )
-    return [Event(asset_key=key, **common) for key in keys or [None]]
+    return [dataclasses.replace(base, asset_key=key) for key in keys or [None]]
 
 
 def gcp_asset(service: str, resource_name: str) -> tuple[str | None, str | None]:
@@ -203,9 +204,9 @@ def judge_events(events: Iterable[Event], index: EventIndex, source: str) -> Ite
             if verdict is None:
                 continue
             located = rule.target(event) if rule.target else (event.asset_key, event.resource_type)
-            if located is None or not located[0]:
+            asset_key, resource_type = located or (None, None)
+            if not asset_key:
                 continue
-            asset_key, resource_type = located
             evidence = {"event_name": event.event_name, "principal": event.principal}
             evidence["source"] = source
             match_key = asset_key

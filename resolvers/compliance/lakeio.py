@@ -68,9 +68,13 @@ class Watermarks:
 def read_watermarks(lake: Lake) -> Watermarks:
     """The watermarks of the last evaluation committed to the findings table."""
     table = lake.table(FINDINGS.name)
-    values = {name: table.transaction_version(f"{APP_ID}.{name}") for name in Watermarks.NAMES}
-    values["due"] = max(values["due"] or 0, 0)
-    return Watermarks(**values)
+    found = {name: table.transaction_version(f"{APP_ID}.{name}") for name in Watermarks.NAMES}
+    return Watermarks(
+        versions=found["versions"],
+        changes=found["changes"],
+        raw=found["raw"],
+        due=max(found["due"] or 0, 0),
+    )
 
 
 def since(micros: int | None, margin: dt.timedelta = MARGIN) -> int | None:

@@ -7,6 +7,7 @@ irrelevant (None). Failed calls (``errorCode``) changed nothing and are never ju
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from resolvers.compliance.rules._docs import base_name, ec2_items, get, items, mappings
@@ -106,8 +107,8 @@ def s3_block_removed(event: Event) -> Verdict | None:
     return fail(off=off) if off else PASS
 
 
-def _sg_request_permissions(event: Event) -> list[dict[str, Any]]:
-    permissions = list(mappings(ec2_items(_req(event, "ipPermissions"))))
+def _sg_request_permissions(event: Event) -> list[Mapping[str, Any]]:
+    permissions: list[Mapping[str, Any]] = list(mappings(ec2_items(_req(event, "ipPermissions"))))
     if _req(event, "cidrIp") or _req(event, "cidrIpv6"):  # the flat, single-rule form
         permissions.append(dict(event.request))
     return permissions
