@@ -9,9 +9,10 @@ A bare Asset (an export line) with an update time is an observation at that time
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from resolvers.canonical import canonical_json
@@ -55,7 +56,9 @@ def _snake(name: str) -> str:
 
 def is_feed_record(record: Mapping[str, Any]) -> bool:
     """Whether a JSON object looks like a TemporalAsset or a bare CAI Asset."""
-    if "window" in record and ("asset" in record or "priorAsset" in record or "prior_asset" in record):
+    if "window" in record and (
+        "asset" in record or "priorAsset" in record or "prior_asset" in record
+    ):
         return True
     return "name" in record and ("assetType" in record or "asset_type" in record)
 
@@ -65,7 +68,9 @@ def feed_event_id(record: Mapping[str, Any]) -> str:
     return "cai-" + hashlib.sha256(canonical_json(record).encode()).hexdigest()[:32]
 
 
-def _asset_and_time(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any, bool, Mapping | None]:
+def _asset_and_time(
+    record: Mapping[str, Any],
+) -> tuple[Mapping[str, Any], Any, bool, Mapping | None]:
     if "window" in record:
         window = record.get("window")
         if not isinstance(window, Mapping):
@@ -73,7 +78,12 @@ def _asset_and_time(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Any, 
         asset = _get(record, "asset") or {}
         prior = _get(record, "priorAsset")
         deleted = bool(record.get("deleted", False))
-        return asset, _get(window, "startTime"), deleted, prior if isinstance(prior, Mapping) else None
+        return (
+            asset,
+            _get(window, "startTime"),
+            deleted,
+            prior if isinstance(prior, Mapping) else None,
+        )
     return record, _get(record, "updateTime"), False, None
 
 
@@ -84,7 +94,11 @@ def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if camel == "resource" and isinstance(value, Mapping):
-            value = {k: v for k, v in value.items() if k not in ("discovery_document_uri", "discoveryDocumentUri")}
+            value = {
+                k: v
+                for k, v in value.items()
+                if k not in ("discovery_document_uri", "discoveryDocumentUri")
+            }
         document[camel] = value
     return document
 
@@ -167,23 +181,8 @@ def _resolve(
         event_time = parse_time(start)
     except ValueError as exc:
         raise FeedRecordError("bad_event_time", f"{name}: {exc}") from exc
-    described = asset if _content(asset) else (prior or asset)
-    resource = _get(described, "resource") or {}
-    data = resource.get("data") if isinstance(resource, Mapping) else None
-    data = data if isinstance(data, Mapping) else {}
-    obs = observation(
-        asset_key=name,
-        cloud="gcp",
-        resource_type=asset_type,
-        config={} if deleted else _content(asset),
-        event_time=event_time,
-        event_ids=[event_id],
-        salt=salt,
-        account_id=_account(name, described),
-        region=_region(name, described),
-        name=_display_name(name, data),
-        tags=_labels(data),
-        is_deleted=deleted,
+    obs = asset_observation(
+        name, asset_type, asset, event_time, [event_id], salt, deleted=deleted, prior=prior
     )
     change = AssetChange(
         event_id=event_id,
@@ -198,6 +197,46 @@ def _resolve(
         event_time=event_time,
     )
     return change, obs, event_time
+
+
+def asset_observation(
+    name: str,
+    asset_type: str,
+    asset: Mapping[str, Any],
+    event_time: dt.datetime,
+    event_ids: Iterable[str],
+    salt: bytes,
+    *,
+    deleted: bool = False,
+    prior: Mapping[str, Any] | None = None,
+    change_source: str = "event",
+) -> Observation:
+    """The observation of one CAI Asset (camelCase or snake_case JSON) at ``event_time``.
+
+    The one mapping from an Asset to the lake, shared by the feed and the scanner so that the
+    same asset state always gets the same config and hash: config ``{"resource", "iamPolicy",
+    ...}`` without ``discoveryDocumentUri``, account = project, region, name, labels as tags.
+    A deletion has an empty config and is described by ``prior`` when the asset has no content.
+    """
+    described = asset if _content(asset) else (prior or asset)
+    resource = _get(described, "resource") or {}
+    data = resource.get("data") if isinstance(resource, Mapping) else None
+    data = data if isinstance(data, Mapping) else {}
+    return observation(
+        asset_key=name,
+        cloud="gcp",
+        resource_type=asset_type,
+        config={} if deleted else _content(asset),
+        event_time=event_time,
+        event_ids=event_ids,
+        salt=salt,
+        account_id=_account(name, described),
+        region=_region(name, described),
+        name=_display_name(name, data),
+        tags=_labels(data),
+        is_deleted=deleted,
+        change_source=change_source,
+    )
 
 
 def _action(record: Mapping[str, Any], deleted: bool) -> str:

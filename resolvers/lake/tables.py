@@ -250,6 +250,35 @@ ALERTS = TableSpec(
     "with its delivery state",
 )
 
+SCAN_REPORTS = TableSpec(
+    name="scan_reports",
+    schema=pa.schema(
+        [
+            ("scan_id", STR),
+            ("cloud", STR),
+            ("scope", STR),  # the listing as the API names it: projects/P, ACCOUNT/REGION
+            ("account_id", STR),  # AWS account id or GCP project
+            ("region", STR),  # NULL: every region (GCP)
+            ("resource_type", STR),  # '*': a scope of every type that found none
+            ("status", STR),  # complete | denied | failed (nothing is deleted unless complete)
+            ("error", STR),
+            ("read_time", TS),  # the instant the scan's observations are at
+            ("scanned_assets", pa.int64()),
+            ("new_assets", pa.int64()),  # not in the lake at the read time: a missed creation
+            ("changed_assets", pa.int64()),  # another config than the lake's: a missed change
+            ("deleted_assets", pa.int64()),  # current in the lake, gone: a missed deletion
+            ("unchanged_assets", pa.int64()),
+            ("missed_rate", pa.float64()),  # (new + changed + deleted) / (scanned + deleted)
+            ("scope_api_calls", pa.int64()),  # the scope's API calls (retries included)
+            ("started_at", TS),
+            ("finished_at", TS),
+            ("recorded_at", TS),
+        ]
+    ),
+    key=("scan_id", "scope", "resource_type"),
+    description="full scans: per scope and type, what the scan found that the streams missed",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     RAW_EVENTS,
     ASSET_CHANGES,
@@ -260,6 +289,7 @@ TABLES: tuple[TableSpec, ...] = (
     ASSET_VERSIONS_TAIL,
     DRAIN_PROGRESS,
     ALERTS,
+    SCAN_REPORTS,
 )
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 
