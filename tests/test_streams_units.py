@@ -6,9 +6,13 @@ import datetime as dt
 import gzip
 
 import orjson
+import polars as pl
 import pytest
 
+from resolvers.drain import drain, land
 from resolvers.errors import InputError
+from resolvers.lake.storage import Lake
+from resolvers.lake.writer import LakeWriter
 from resolvers.streams.base import PullLimits, StreamUnavailable, record_of
 from resolvers.streams.relay import publisher_from_uri, source_from_uri
 from resolvers.streams.s3_logs import PrefixState, S3LogsCursor, S3LogSource, file_time
@@ -79,6 +83,15 @@ def test_relay_uris() -> None:
     for bad in ("nats://127.0.0.1:4222/EVENTS", "kafka://x/y/z"):
         with pytest.raises(InputError):
             publisher_from_uri(bad)
+
+
+def test_a_body_that_is_a_json_string_drains_to_the_row_it_landed(lake: Lake) -> None:
+    writer = LakeWriter(lake)
+    land(writer, [record_of(b'"hello"', "sqs://q#1", PullLimits())], "aws_cloudtrail")
+    drain(writer, "units", "aws_cloudtrail")
+    raw = pl.read_delta(lake.table_uri("raw_events"))
+    unresolved = pl.read_delta(lake.table_uri("unresolved_events"))
+    assert unresolved.get_column("event_id").to_list() == raw.get_column("event_id").to_list()
 
 
 def test_an_unavailable_source_is_one_line() -> None:

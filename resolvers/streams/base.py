@@ -182,7 +182,10 @@ def record_of(data: bytes, origin: str, limits: PullLimits) -> Record:
     if len(data) > limits.max_record_bytes:
         return oversized(data, origin, limits.max_record_bytes)
     text = data.decode("utf-8", "replace")
-    return Record(text, parse_json(data), origin)
+    value = parse_json(data)
+    # a bare JSON string is kept as text: raw_events stores unreadable records as JSON strings,
+    # and a drain must read back the very record that was landed
+    return Record(text, None if isinstance(value, str) else value, origin)
 
 
 def oversized(data: bytes, origin: str, limit: int) -> Record:

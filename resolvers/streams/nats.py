@@ -38,8 +38,8 @@ from resolvers.streams.base import (
 )
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
-DEFAULT_STREAM = "ASSETLAKE_EVENTS"
-DEFAULT_SUBJECT = "assetlake.events"
+DEFAULT_STREAM = "ASSETLAKE"
+DEFAULT_SUBJECT = "assetlake.records"
 DEFAULT_DURABLE = "assetlake-lake"
 MSG_ID = "Nats-Msg-Id"
 ORIGIN_HEADER = "Assetlake-Origin"
