@@ -429,5 +429,53 @@ def coverage(lake: Lake, files: tuple[Path, ...], as_json: bool) -> None:
     click.echo(json.dumps(report, indent=2) if as_json else render(report))
 
 
+# -- AWS scan and its IAM policy: assetlake scan aws, assetlake iam-policy (resolvers/aws/scan*) ---
+@scan.command("aws")
+@click.option("--accounts", multiple=True, metavar="ID[,ID...]", help="Accounts (default: own).")
+@click.option("--regions", multiple=True, metavar="R[,R...]", help="Default: enabled regions.")
+@click.option("--types", multiple=True, metavar="T[,T...]", help="CloudFormation type names.")
+@click.option("--role-name", metavar="R", help="Read-only role assumed in other accounts.")
+@click.option(
+    "--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TOML (or .json) file of the same options.",
+)  # fmt: skip
+@click.option("--organizations", is_flag=True, default=None, help="Add the org's accounts.")
+@click.option("--max-per-account", type=click.IntRange(min=1), help="Scopes at once per account.")
+@click.option("--max-per-service", type=click.IntRange(min=1), help="Per (account, service).")
+@click.option("--max-attempts", type=click.IntRange(min=1), help="Adaptive retries per call.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@lake_option
+def scan_aws_command(
+    lake: Lake, config_file: Path | None, no_progress: bool, **options: Any
+) -> None:
+    """Scan AWS accounts (credentials from the usual AWS variables) into the lake."""
+    from resolvers.aws.scan_cli import all_failed, run_scan, scan_options, summary
+
+    for name in ("accounts", "regions", "types"):
+        options[name] = _split(options[name])
+    result = run_scan(lake, scan_options(config_file, options), show_progress=not no_progress)
+    first, *warnings = summary(result)
+    click.echo(first)
+    for line in warnings:
+        click.echo(f"assetlake: {line}", err=True)
+    if all_failed(result):
+        fail("every scope failed or was denied; nothing was deleted")
+
+
+@main.command("iam-policy")
+@click.option("--organizations", is_flag=True, help="Add organizations:ListAccounts.")
+@click.option("--no-cloud-control", is_flag=True, help="Leave out the Cloud Control fallback.")
+@click.option(
+    "--assume-role", metavar="R",
+    help="Print instead the scanning principal's policy: sts:AssumeRole on role R everywhere.",
+)  # fmt: skip
+def iam_policy(organizations: bool, no_cloud_control: bool, assume_role: str | None) -> None:
+    """The read-only IAM policy the AWS scanner and describer need, generated from the calls
+    the type specs declare."""
+    from resolvers.aws.scan_cli import policy_text
+
+    click.echo(policy_text(organizations, not no_cloud_control, assume_role))
+
+
 if __name__ == "__main__":
     main()

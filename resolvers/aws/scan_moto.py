@@ -8,20 +8,27 @@ cost model). moto is a dev dependency: nothing imports this module at run time.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from botocore.awsrequest import AWSResponse
 
 from resolvers.aws.types.session import AccountReader
 
@@ -31,6 +38,13 @@ TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": LAMBDA, "Action": "sts:AssumeRole"}],
 }
+PUBLIC_AMI = {
+    "ami_id": "ami-0abcdef1234567890", "state": "available", "public": True,
+    "owner_id": "137112412989", "image_location": "amazon/al2023", "sriov": "simple",
+    "root_device_type": "ebs", "root_device_name": "/dev/xvda", "description": "Amazon Linux",
+    "image_type": "machine", "platform": None, "architecture": "x86_64",
+    "name": "al2023-ami-minimal", "virtualization_type": "hvm", "hypervisor": "xen",
+}  # fmt: skip
 ADMIN = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -56,16 +70,25 @@ class MotoServer:
 
     process: subprocess.Popen[bytes]
     endpoint: str
+    scratch: Path | None = None  # the AMI file's folder, removed on stop
 
     @classmethod
     def start(cls, port: int | None = None) -> MotoServer:
-        """Start moto and wait until it answers."""
+        """Start moto and wait until it answers.
+
+        moto's EC2 backend loads about 1,300 public AMIs (and their snapshots) per region on its
+        first call, which costs seconds; the server here knows one public AMI only.
+        """
         port = port or free_port()
         argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        amis = Path(tempfile.mkdtemp(prefix="assetlake-moto-")) / "amis.json"
+        amis.write_text(json.dumps([PUBLIC_AMI]), encoding="utf-8")
+        env = {**os.environ, "MOTO_AMIS_PATH": str(amis)}
         process = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        server = cls(process, f"http://127.0.0.1:{port}")
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=env,
+        )  # fmt: skip
+        server = cls(process, f"http://127.0.0.1:{port}", amis.parent)
         deadline = time.monotonic() + STARTUP_SECONDS
         while not server.ready():
             if process.poll() is not None or time.monotonic() > deadline:
@@ -89,14 +112,25 @@ class MotoServer:
             answer.read()
 
     def stop(self) -> None:
-        """Stop the server's whole process group."""
+        """Stop the server's whole process group (moto keeps nothing worth a clean exit)."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_SHARED: list[MotoServer] = []
+
+
+def shared_server() -> MotoServer:
+    """One moto server per process, started on first use and stopped when the process exits
+    (moto loads each service's backend on its first call: sharing a warm server saves tens of
+    seconds across test modules). Reset it before use."""
+    if not _SHARED or _SHARED[0].process.poll() is not None:
+        _SHARED[:] = [MotoServer.start()]
+        atexit.register(_SHARED[0].stop)
+    return _SHARED[0]
 
 
 @contextmanager
@@ -141,9 +175,10 @@ def seed_network(reader: AccountReader, region: str) -> dict[str, Any]:
         GroupId=group["GroupId"],
         IpPermissions=[SSH_OPEN],
     )
+    reader.client("s3", region).create_bucket(Bucket=f"flow-logs-{reader.account_id}")
     ec2.create_flow_logs(
         ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
-        LogDestinationType="s3", LogDestination="arn:aws:s3:::flow-logs-bucket",
+        LogDestinationType="s3", LogDestination=f"arn:aws:s3:::flow-logs-{reader.account_id}",
     )  # fmt: skip
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(
@@ -303,3 +338,111 @@ def seed_bulk(reader: AccountReader, region: str, count: int) -> int:
     for index in range(count):
         makers[index % len(makers)](index)
     return count
+
+
+# -- fault injection: botocore before-send hooks -----------------------------------------------
+class _Body:
+    """A raw HTTP body for an AWSResponse built by hand."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        """The whole body at once."""
+        yield self.data
+
+
+def error_response(protocol: str, status: int, code: str, message: str) -> AWSResponse:
+    """An AWS error answer in the wire format of ``protocol`` (ec2, query, rest-xml, json)."""
+    headers: dict[str, str] = {"x-amzn-RequestId": "injected"}
+    if protocol == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+                "</Error></Errors><RequestID>injected</RequestID></Response>")  # fmt: skip
+    elif protocol == "query":
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error><RequestId>injected</RequestId>"
+                "</ErrorResponse>")  # fmt: skip
+    elif protocol == "rest-xml":
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    else:  # json, rest-json
+        headers["x-amzn-ErrorType"] = code
+        body = json.dumps({"__type": code, "message": message})
+    return AWSResponse("https://injected", status, headers, _Body(body.encode()))
+
+
+def raw_response(status: int, body: bytes) -> AWSResponse:
+    """Any answer at all (a malformed one, for instance)."""
+    return AWSResponse("https://injected", status, {}, _Body(body))
+
+
+Responder = Callable[[str], "AWSResponse | None"]  # protocol -> answer (None: send for real)
+
+
+@dataclass
+class Fault:
+    """Answer (or raise on) calls of one service operation, ``times`` times (None: always)."""
+
+    service: str
+    operation: str
+    respond: Responder
+    times: int | None = None
+    region: str | None = None
+    seen: int = 0
+
+
+class FaultInjector:
+    """A client hook: calls matching a :class:`Fault` get its answer instead of the server's."""
+
+    def __init__(self, *faults: Fault) -> None:
+        self.faults = list(faults)
+        self._lock = threading.Lock()
+
+    def __call__(self, client: Any) -> None:
+        """Register on one client (its service and region are known from here on)."""
+        service = client.meta.service_model.service_name
+        protocol = client.meta.service_model.protocol
+        region = client.meta.region_name
+
+        def before_send(event_name: str, **_: Any) -> AWSResponse | None:
+            fault = self._take(service, event_name.rsplit(".", 1)[-1], region)
+            return fault.respond(protocol) if fault is not None else None
+
+        client.meta.events.register("before-send", before_send)
+
+    def _take(self, service: str, operation: str, region: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                matches = fault.service == service and fault.operation in (operation, "*")
+                if matches and fault.region in (None, region):
+                    if fault.times is not None and fault.seen >= fault.times:
+                        continue
+                    fault.seen += 1
+                    return fault
+        return None
+
+
+def throttled(protocol: str) -> AWSResponse:
+    """AWS's throttling answer (retried by botocore)."""
+    code = "RequestLimitExceeded" if protocol == "ec2" else "ThrottlingException"
+    return error_response(protocol, 400, code, "Rate exceeded")
+
+
+def denied(protocol: str) -> AWSResponse:
+    """AWS's access-denied answer."""
+    code = {"ec2": "UnauthorizedOperation", "query": "AccessDenied", "rest-xml": "AccessDenied"}
+    return error_response(protocol, 403, code.get(protocol, "AccessDeniedException"), "denied")
+
+
+def garbage(protocol: str) -> AWSResponse:
+    """A 200 answer that no parser accepts."""
+    del protocol
+    return raw_response(200, b"<<<this is not a response>>>")
+
+
+class ScanKilled(BaseException):
+    """Raised by :func:`kill` to stop a scan midway (like a signal would)."""
+
+
+def kill(protocol: str) -> AWSResponse:
+    """Stop the caller: the scan dies in the middle of a scope."""
+    raise ScanKilled(f"killed in a {protocol} call")

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from resolvers.aws.types.spec import MalformedResponse
+from resolvers.aws.types.spec import MalformedResponse, Unreadable
 from resolvers.timeutil import UTC, isoformat
 
 T = TypeVar("T")
@@ -61,6 +62,26 @@ def is_gone(error: BaseException) -> bool:
 def is_denied(error: BaseException) -> bool:
     """Whether an error is a permission (or opt-in) refusal rather than a fault."""
     return error_code(error) in DENIED_CODES
+
+
+def read_item(identifier: str, read: Callable[[], T]) -> T | Unreadable:
+    """``read()`` for one item of a listing; an error reading it makes it :class:`Unreadable`
+    (a "gone" error still raises: the caller decides what a vanished item means)."""
+    try:
+        return read()
+    except ClientError as error:
+        if is_gone(error):
+            raise
+        return Unreadable(identifier, f"{error_code(error)}: {brief(error)}")
+    except (MalformedResponse, ResponseParserError, BotoCoreError, KeyError, TypeError,
+            ValueError) as error:  # fmt: skip
+        return Unreadable(identifier, f"malformed response: {type(error).__name__}: {brief(error)}")
+
+
+def brief(error: BaseException) -> str:
+    """The first line of an error message (at most 300 characters)."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
 
 def optional(read: Callable[[], T], *absent_codes: str) -> T | None:

@@ -56,7 +56,10 @@ def describe_trail(
     client = reader.client("cloudtrail", home)
     try:
         answer = client.describe_trails(trailNameList=[identifier], includeShadowTrails=False)
-        items = list(answer.get("trailList") or [])
+        items = [
+            item for item in answer.get("trailList") or []
+            if identifier in (item.get("TrailARN"), item.get("Name"))
+        ]  # fmt: skip
         return _listed(reader, items[0]) if items else NOT_FOUND
     except ClientError as error:
         if is_gone(error):

@@ -74,9 +74,7 @@ RECORDER = TypeSpec(
     describe=describe_recorder,
     identifier=lambda key: key.rsplit("/", 1)[-1],
     normalize=normalize_recorder,
-    calls=calls(
-        "config", "DescribeConfigurationRecorders", "DescribeConfigurationRecorderStatus"
-    ),
+    calls=calls("config", "DescribeConfigurationRecorders", "DescribeConfigurationRecorderStatus"),
     name=field_of("name"),
     description="an AWS Config configuration recorder and its recording status",
 )

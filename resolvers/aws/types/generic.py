@@ -16,7 +16,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from resolvers.aws.types.api import is_gone, jsonable, pages, require
+from resolvers.aws.types.api import is_gone, jsonable, pages, read_item, require
 from resolvers.aws.types.spec import (
     NOT_FOUND,
     ApiCall,
@@ -25,6 +25,7 @@ from resolvers.aws.types.spec import (
     Reader,
     Scope,
     TypeSpec,
+    Unreadable,
 )
 
 Config = dict[str, Any]
@@ -57,7 +58,9 @@ def items_spec(
     tags: Callable[[Mapping[str, Any]], dict[str, str]] = lambda config: {},
     description: str = "",
 ) -> TypeSpec:
-    """A regional spec whose Describe call lists a region and, narrowed, reads one asset."""
+    """A regional spec whose Describe call lists a region and, narrowed, reads one asset
+    (only an item whose key names the asked identifier counts as found)."""
+    spec_identifier = identifier
 
     def normalize(item: Mapping[str, Any]) -> Config:
         """The Describe item as JSON (no ResponseMetadata, ISO timestamps)."""
@@ -87,8 +90,11 @@ def items_spec(
             if is_gone(error):
                 return NOT_FOUND
             raise
-        configs = finish(reader, region, list(answer.get(result_key) or [])[:1], account)
-        return next(_found(configs, key, account, region), NOT_FOUND)
+        wanted = identifier.lower()
+        configs = finish(reader, region, list(answer.get(result_key) or []), account)
+        found = (item for item in _found(configs, key, account, region)
+                 if spec_identifier(item.asset_key).lower() == wanted)  # fmt: skip
+        return next(found, NOT_FOUND)
 
     return TypeSpec(
         type_name=type_name, service=service, scope="regional", list=list_all,
@@ -132,11 +138,11 @@ def ids_spec(
             return NOT_FOUND
         return Listed(key(config, account, region, identifier), config, region)
 
-    def list_all(reader: Reader, account: str, region: str) -> Iterator[Listed]:
+    def list_all(reader: Reader, account: str, region: str) -> Iterator[Listed | Unreadable]:
         """Every asset: list the identifiers, read each (skipping any gone meanwhile)."""
         for identifier in list_ids(reader, account, region):
-            found = describe(reader, account, region, identifier)
-            if isinstance(found, Listed):
+            found = read_item(identifier, lambda: describe(reader, account, region, identifier))  # noqa: B023
+            if not isinstance(found, NotFoundType):
                 yield found
 
     return TypeSpec(

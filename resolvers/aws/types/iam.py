@@ -13,7 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from resolvers.aws.arns import canonical_arn
-from resolvers.aws.types.api import is_gone, jsonable, optional, paginate, parse_policy, require
+from resolvers.aws.types.api import (
+    is_gone,
+    jsonable,
+    optional,
+    paginate,
+    parse_policy,
+    read_item,
+    require,
+)
 from resolvers.aws.types.spec import (
     GLOBAL_REGION,
     NOT_FOUND,
@@ -21,6 +29,7 @@ from resolvers.aws.types.spec import (
     NotFoundType,
     Reader,
     TypeSpec,
+    Unreadable,
     calls,
     field_of,
     tag_map,
@@ -118,12 +127,13 @@ def principal_spec(
     """The spec of users, roles or groups: ``List{kind}s`` then ``read`` per entity."""
     name_field = f"{kind}Name"
 
-    def list_all(reader: Reader, account: str, region: str) -> Iterator[Listed]:
+    def list_all(reader: Reader, account: str, region: str) -> Iterator[Listed | Unreadable]:
         """Every entity of the account."""
         client = reader.client("iam", GLOBAL_REGION)
         for entity in paginate(client, f"List{kind}s", f"{kind}s"):
-            found = _read(reader, str(require(entity, name_field, f"List{kind}s")))
-            if isinstance(found, Listed):
+            name = str(require(entity, name_field, f"List{kind}s"))
+            found = read_item(name, lambda: _read(reader, name))  # noqa: B023
+            if not isinstance(found, NotFoundType):
                 yield found
 
     def describe(

@@ -17,7 +17,15 @@ from botocore.exceptions import ClientError
 
 from resolvers.aws.arns import canonical_arn
 from resolvers.aws.catalog_arn import partition
-from resolvers.aws.types.api import is_gone, jsonable, optional, paginate, parse_policy, require
+from resolvers.aws.types.api import (
+    is_gone,
+    jsonable,
+    optional,
+    paginate,
+    parse_policy,
+    read_item,
+    require,
+)
 from resolvers.aws.types.iam import iam_name
 from resolvers.aws.types.spec import (
     GLOBAL_REGION,
@@ -26,6 +34,7 @@ from resolvers.aws.types.spec import (
     NotFoundType,
     Reader,
     TypeSpec,
+    Unreadable,
     calls,
     field_of,
     tag_map,
@@ -58,12 +67,13 @@ def _policy_listed(client: Any, arn: str) -> Listed | NotFoundType:
     return Listed(canonical_arn(str(config["Arn"])), config, GLOBAL_REGION)
 
 
-def list_policies(reader: Reader, account: str, region: str) -> Iterator[Listed]:
+def list_policies(reader: Reader, account: str, region: str) -> Iterator[Listed | Unreadable]:
     """Every customer managed policy of the account."""
     client = reader.client("iam", GLOBAL_REGION)
     for policy in paginate(client, "ListPolicies", "Policies", Scope="Local"):
-        found = _policy_listed(client, str(require(policy, "Arn", "ListPolicies")))
-        if isinstance(found, Listed):
+        arn = str(require(policy, "Arn", "ListPolicies"))
+        found = read_item(arn, lambda: _policy_listed(client, arn))  # noqa: B023
+        if not isinstance(found, NotFoundType):
             yield found
 
 

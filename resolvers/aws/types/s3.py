@@ -13,7 +13,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from resolvers.aws.catalog_arn import partition
-from resolvers.aws.types.api import is_gone, jsonable, optional, parse_policy, require
+from resolvers.aws.types.api import (
+    is_gone,
+    jsonable,
+    optional,
+    parse_policy,
+    read_item,
+    require,
+)
 from resolvers.aws.types.spec import (
     GLOBAL_REGION,
     NOT_FOUND,
@@ -21,6 +28,7 @@ from resolvers.aws.types.spec import (
     NotFoundType,
     Reader,
     TypeSpec,
+    Unreadable,
     calls,
     field_of,
     tag_map,
@@ -126,15 +134,16 @@ def read_bucket(reader: Reader, summary: Mapping[str, Any]) -> Listed | NotFound
     return Listed(bucket_arn(name, region), normalize_bucket(summary, parts), region)
 
 
-def list_buckets(reader: Reader, account: str, region: str) -> Iterator[Listed]:
+def list_buckets(reader: Reader, account: str, region: str) -> Iterator[Listed | Unreadable]:
     """Every bucket of the account (ListBuckets is global; ``region`` only picks the endpoint)."""
     client = reader.client("s3", region)
     params: dict[str, Any] = {"MaxBuckets": 1000}
     while True:
         answer = client.list_buckets(**params)
         for summary in require(answer, "Buckets", "ListBuckets"):
-            found = read_bucket(reader, summary)
-            if isinstance(found, Listed):
+            name = str(summary.get("Name"))
+            found = read_item(name, lambda: read_bucket(reader, summary))  # noqa: B023
+            if not isinstance(found, NotFoundType):
                 yield found
         token = answer.get("ContinuationToken")
         if not token:

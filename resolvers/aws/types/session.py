@@ -153,7 +153,10 @@ class Sessions:
 
     def _sts(self) -> Any:
         client = self.base.client(
-            "sts", endpoint_url=self.options.endpoint_url, config=self.options.config()
+            "sts",
+            region_name=self.base.region_name or "us-east-1",
+            endpoint_url=self.options.endpoint_url,
+            config=self.options.config(),
         )
         for hook in self.options.client_hooks:
             hook(client)

@@ -96,7 +96,19 @@ class Listed:
     region: str
 
 
-ListFn = Callable[[Reader, str, str], Iterator[Listed]]
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An asset a listing found but could not read (denied, throttled, malformed answer).
+
+    The scanner records it and keeps its scope from deleting anything: the asset exists, but
+    its key may not be known.
+    """
+
+    identifier: str
+    reason: str
+
+
+ListFn = Callable[[Reader, str, str], Iterator["Listed | Unreadable"]]
 DescribeFn = Callable[[Reader, str, str, str], "Listed | NotFoundType"]
 NormalizeFn = Callable[..., dict[str, Any]]
 
