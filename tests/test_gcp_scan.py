@@ -1,184 +1,56 @@
-"""GCP full scans against a local AssetService serving the corpus's real CAI snapshots.
+"""GCP full scans against a local AssetService serving the corpus's real CAI snapshots:
+onboarding, agreement with the feed, drift and its attribution, scoped deletion.
 
 Every test starts the server (tests/gcp_asset_server.py) on 127.0.0.1 and scans into a fresh
-lake: onboarding, agreement with the feed, drift, scoped deletion, faults, paging, a scan killed
-halfway, and a feed event newer than the scan's read time.
+lake; tests/test_gcp_scan_faults.py has faults, paging, a killed scan and races.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
-import orjson
 import polars as pl
 import pytest
-from click.testing import CliRunner
-from gcp_asset_server import (
-    AssetStore,
-    RunningServer,
-    feed_message,
-    project_of,
-    pubsub_asset,
-    serve,
-)
-from google.api_core import exceptions as api_exceptions
-from google.cloud.asset_v1 import ContentType, ListAssetsRequest
+from gcp_asset_server import RunningServer, feed_message, pubsub_asset
+from gcp_scan_helpers import (
+    MINUTE,
+    audit_entry,
+    busy_projects,
+    corpus_server,
+    current,
+    in_projects,
+    ingest_feed,
+    labelled,
+    of_type,
+    relabel,
+    reports,
+    scan,
+    twin,
+    types_of,
+    versions,
+)  # fmt: skip
 from google.cloud.asset_v1 import types as asset_types
 from google.protobuf import json_format
 
-from pipelines.cli import main
 from resolvers.demo_data import load_snapshots
 from resolvers.gcp.asset_feed import asset_observation
-from resolvers.gcp.scan import (
-    GcpScanOptions,
-    GcpScanTarget,
-    asset_json,
-    make_client,
-    scan_gcp,
-    scan_gcp_project,
-)
-from resolvers.ingest import ingest_files
+from resolvers.gcp.scan import asset_json, scan_gcp_project
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
-from resolvers.scan_scope import ScanReport
-from resolvers.timeutil import isoformat, utcnow
+from resolvers.timeutil import utcnow
 
 pytestmark = pytest.mark.service
 
-ROOT = Path(__file__).resolve().parents[1]
-MINUTE = dt.timedelta(minutes=1)
-FAST_RETRIES = {"retry_initial": 0.01, "retry_maximum": 0.05, "retry_timeout": 5.0}
-
 
 @pytest.fixture
-def store(corpus: Path) -> AssetStore:
-    """The corpus's assets, present since an hour ago."""
-    return AssetStore.from_corpus(corpus, utcnow() - 60 * MINUTE)
-
-
-@pytest.fixture
-def server(store: AssetStore) -> Iterator[RunningServer]:
-    """The AssetService on 127.0.0.1, stopped after the test."""
-    with serve(store) as running:
+def server(corpus: Path) -> Iterator[RunningServer]:
+    """The AssetService on 127.0.0.1 over the corpus, stopped after the test."""
+    with corpus_server(corpus) as running:
         yield running
-
-
-def scan(
-    lake: Lake, server: RunningServer, projects: list[str] | None = None, **options: Any
-) -> ScanReport:
-    """A scan of some projects (default: every project) with fast retries."""
-    types = tuple(options.pop("types", ()))
-    orgs = tuple(options.pop("orgs", ()))
-    if projects is None and not orgs:
-        projects = server.store.projects()
-    target = GcpScanTarget(projects=tuple(projects or ()), organizations=orgs, asset_types=types)
-    options.setdefault("read_time", utcnow())  # after the changes a test just made
-    return scan_gcp(lake, target, GcpScanOptions(server.endpoint, **{**FAST_RETRIES, **options}))
-
-
-def versions(lake: Lake) -> pl.DataFrame:
-    """asset_versions as readers see it, in key order."""
-    return read_table(lake, "asset_versions").collect().sort("asset_key", "valid_from")
-
-
-def current(lake: Lake) -> dict[str, dict[str, Any]]:
-    """The current version of every asset, by key."""
-    rows = versions(lake).filter(pl.col("is_current")).to_dicts()
-    return {row["asset_key"]: row for row in rows}
-
-
-def observations(lake: Lake) -> int:
-    """How many observations the lake has logged."""
-    return read_table(lake, "asset_observations").select(pl.len()).collect().item()
-
-
-def reports(lake: Lake, scan_id: str) -> pl.DataFrame:
-    """The scan_reports rows of one scan."""
-    return lake.scan("scan_reports").filter(pl.col("scan_id") == scan_id).collect()
-
-
-def ingest_feed(lake: Lake, path: Path, messages: list[dict[str, Any]]) -> None:
-    """Feed messages (TemporalAsset JSON lines) through the ingest path."""
-    path.write_bytes(b"\n".join(orjson.dumps(message) for message in messages))
-    ingest_files(lake, [path])
-
-
-def audit_entry(name: str, principal: str) -> dict[str, Any]:
-    """An admin-activity audit entry: ``principal`` patched asset ``name`` just now."""
-    service, _, relative = name[2:].partition("/")
-    collection = relative.split("/")[-2]
-    return {
-        "insertId": "audit-1",
-        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
-        "timestamp": isoformat(utcnow()),
-        "resource": {"type": "audited_resource", "labels": {}},
-        "protoPayload": {
-            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
-            "serviceName": service,
-            "methodName": f"v1.{service.split('.')[0]}.{collection}.patch",
-            "resourceName": relative,
-            "authenticationInfo": {"principalEmail": principal},
-        },
-    }
-
-
-def busy_projects(store: AssetStore, count: int) -> list[str]:
-    """Projects with several types and assets the corpus holds in several states, biggest
-    first (the most to scope by and to change)."""
-
-    def busy(project: str) -> tuple[bool, bool, int]:
-        names = store.names(project)
-        return (len(types_of(store, project)) > 1, len(labelled(store, project)) > 2, len(names))
-
-    return sorted(store.projects(), key=busy, reverse=True)[:count]
-
-
-def labelled(store: AssetStore, project: str) -> list[str]:
-    """A project's assets with resource data (their labels can change)."""
-    return [
-        name
-        for name in store.names(project)
-        if isinstance((store.document(name) or {}).get("resource", {}).get("data"), dict)
-    ]
-
-
-def relabel(store: AssetStore, name: str, at: dt.datetime | None = None) -> dict[str, Any]:
-    """A new state of an asset: a label added (a real change of config and tags)."""
-    document = orjson.loads(orjson.dumps(store.document(name)))
-    data = document["resource"]["data"]
-    data["labels"] = {**(data.get("labels") or {}), "scanned": "changed"}
-    store.put(document, at)
-    return document
-
-
-def twin(store: AssetStore, name: str, suffix: str) -> dict[str, Any]:
-    """A new asset of the same project and type: a copy of ``name`` under another name."""
-    document = store.document(name)
-    assert document is not None
-    return {**document, "name": name + suffix}
-
-
-def types_of(store: AssetStore, project: str) -> Counter[str]:
-    """How many assets of each type a project holds."""
-    return Counter(a.asset_type for a in store.snapshot(utcnow()) if project_of(a) == project)
-
-
-def of_type(store: AssetStore, project: str, asset_type: str) -> list[str]:
-    """The names of a project's assets of one type."""
-    return [
-        a.name
-        for a in store.snapshot(utcnow())
-        if project_of(a) == project and a.asset_type == asset_type
-    ]
 
 
 # -- onboarding and agreement with the feed -----------------------------------------------------
@@ -202,11 +74,6 @@ def test_first_scan_onboards_every_asset(lake: Lake, server: RunningServer) -> N
     again = scan(lake, server, read_time=report.read_time)  # the same scan once more
     assert again.scan_id == report.scan_id and versions(lake).equals(rows)
     assert reports(lake, report.scan_id).height == drift.height
-
-
-def in_projects(store: AssetStore) -> set[str]:
-    """The names of the stored assets that belong to a project."""
-    return {a.name for a in store.snapshot(utcnow()) if project_of(a) is not None}
 
 
 def test_org_scan_covers_assets_outside_projects(lake: Lake, server: RunningServer) -> None:
@@ -353,144 +220,3 @@ def test_scan_gcp_project_is_one_project_scope(lake: Lake, server: RunningServer
     assert [(r.scope, r.resource_type, r.status) for r in report.rows] == [
         (f"projects/{project}", kind, "complete")
     ]
-
-
-# -- faults and paging --------------------------------------------------------------------------
-def test_transient_errors_are_retried(lake: Lake, server: RunningServer) -> None:
-    project, hopeless = busy_projects(server.store, 2)
-    service = server.service
-    service.inject(grpc.StatusCode.UNAVAILABLE, 3, parent=f"projects/{project}")
-    service.inject(grpc.StatusCode.RESOURCE_EXHAUSTED, 1, parent=f"projects/{project}")
-    service.inject(grpc.StatusCode.DEADLINE_EXCEEDED, 1, mid_paging=True)
-    service.inject(grpc.StatusCode.UNAVAILABLE, 10_000, parent=f"projects/{hopeless}")
-    report = scan(lake, server, [project, hopeless], page_size=10, retry_timeout=0.5)
-    rows = {row.account_id: row for row in report.rows}
-    assert rows[project].status == "complete"
-    assert set(versions(lake)["asset_key"]) == set(server.store.names(project))
-    pages = sum(1 for r in service.requests if r.parent == f"projects/{project}")
-    assert rows[project].scope_api_calls == pages and pages >= 5 + 2
-    assert rows[hopeless].status == "failed" and "UNAVAILABLE" in (rows[hopeless].error or "")
-
-
-def test_failure_in_the_middle_of_paging_deletes_nothing(lake: Lake, server: RunningServer) -> None:
-    project = busy_projects(server.store, 1)[0]
-    scan(lake, server, [project])
-    logged = read_table(lake, "asset_observations").collect().height
-    server.store.delete(server.store.names(project)[0])
-    server.service.inject(
-        grpc.StatusCode.INTERNAL, 1, parent=f"projects/{project}", mid_paging=True
-    )
-    report = scan(lake, server, [project], page_size=5)
-    assert [row.status for row in report.rows] == ["failed"]
-    assert not versions(lake)["is_deleted"].any()
-    assert read_table(lake, "asset_observations").collect().height == logged
-
-
-def test_paging_across_many_pages(lake: Lake, server: RunningServer) -> None:
-    project = busy_projects(server.store, 1)[0]
-    assets = [a for a in server.store.snapshot(utcnow()) if project_of(a) == project]
-    with_policy = sum(1 for a in assets if a.HasField("iam_policy"))
-    with_resource = sum(1 for a in assets if a.HasField("resource"))
-    paged = scan(lake, server, [project], page_size=4)
-    requests = [r for r in server.service.requests if r.parent == f"projects/{project}"]
-    assert len(requests) == -(-with_resource // 4) + max(1, -(-with_policy // 4))
-    assert sum(1 for r in requests if r.page_token) == len(requests) - 2
-    assert set(versions(lake)["asset_key"]) == {a.name for a in assets}
-    whole = scan(lake, server, [project])  # one page each: the same states
-    assert whole.total("unchanged_assets") == paged.total("new_assets") == len(assets)
-
-    client = make_client(server.endpoint)
-    request = ListAssetsRequest(parent=f"projects/{project}", page_token=requests[1].page_token)
-    with pytest.raises(api_exceptions.InvalidArgument):
-        client.list_assets(request=request, retry=None)
-    request = ListAssetsRequest(
-        parent=f"projects/{project}", content_type=ContentType.RESOURCE,
-        read_time=utcnow() + 10 * MINUTE,
-    )  # fmt: skip
-    with pytest.raises(api_exceptions.InvalidArgument):
-        client.list_assets(request=request, retry=None)
-
-
-# -- a killed scan, a race with the feed, the command line --------------------------------------
-def test_killed_scan_deletes_nothing(lake: Lake, server: RunningServer) -> None:
-    store = server.store
-    first, second = busy_projects(store, 2)
-    onboarding = scan(lake, server, [first, second])
-    logged = observations(lake)
-    gone = [store.names(first)[0], store.names(second)[0]]
-    for name in gone:
-        store.delete(name)
-    server.service.stall_on(f"projects/{second}")
-    command = [
-        sys.executable, "-m", "pipelines.cli", "scan", "gcp", "--lake", lake.uri,
-        "--endpoint", server.endpoint, "--project", first, "--project", second,
-        "--commit-every", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stderr=subprocess.PIPE)
-    try:
-        stalled = server.service.stalled.wait(timeout=60)
-        deadline = time.monotonic() + 60  # and the first project's observations committed
-        while observations(lake) == logged and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        process.kill()
-        _, errors = process.communicate(timeout=30)
-    assert stalled, errors.decode()
-    assert observations(lake) > logged  # killed after committing some observations
-    assert not versions(lake)["is_deleted"].any()
-    assert set(lake.scan("scan_reports").collect()["scan_id"]) == {onboarding.scan_id}
-
-    server.service.release.set()
-    scan(lake, server, [first, second])
-    assert all(current(lake)[name]["is_deleted"] for name in gone)
-
-
-def test_feed_event_newer_than_the_read_time_wins(
-    lake: Lake, server: RunningServer, tmp_path: Path
-) -> None:
-    store = server.store
-    project = busy_projects(store, 1)[0]
-    scan(lake, server, [project], read_time=utcnow() - 50 * MINUTE)
-    names = store.names(project)
-    changed = labelled(store, project)[0]
-    removed = next(name for name in names if name != changed)
-    prior = store.document(removed)
-    created = twin(store, names[-1], "-late")
-    streamed_at = utcnow() - 5 * MINUTE
-    relabel(store, changed, streamed_at)
-    store.put(created, streamed_at)
-    store.delete(removed, streamed_at)
-    ingest_feed(
-        lake, tmp_path / "feed.jsonl",
-        [
-            feed_message(store.document(changed), changed, streamed_at),
-            feed_message(created, created["name"], streamed_at),
-            feed_message(None, removed, streamed_at, prior=prior),
-        ],
-    )  # fmt: skip
-    streamed = current(lake)
-
-    report = scan(lake, server, [project], read_time=utcnow() - 10 * MINUTE)
-    now = current(lake)
-    for name in (changed, created["name"], removed):
-        assert now[name]["valid_from"] == streamed_at
-        assert now[name]["config_hash"] == streamed[name]["config_hash"]
-        assert now[name]["is_deleted"] == streamed[name]["is_deleted"]
-    assert now[removed]["is_deleted"] and not now[created["name"]]["is_deleted"]
-    assert report.total("deleted_assets") == report.total("changed_assets") == 0
-    assert versions(lake).filter(pl.col("asset_key") == changed).height == 2
-
-
-def test_command_line_scan(lake: Lake, server: RunningServer) -> None:
-    project = busy_projects(server.store, 1)[0]
-    kinds = sorted(types_of(server.store, project))[:2]
-    arguments = ["scan", "gcp", "--lake", lake.uri, "--endpoint", server.endpoint]
-    result = CliRunner().invoke(
-        main, [*arguments, "--project", project, "--types", ",".join(kinds)]
-    )
-    assert result.exit_code == 0, result.output
-    count = sum(len(of_type(server.store, project, kind)) for kind in kinds)
-    assert f"scanned {count} assets" in result.output and f"{count} new" in result.output
-    server.service.inject(grpc.StatusCode.PERMISSION_DENIED, 10)
-    result = CliRunner().invoke(main, [*arguments, "--project", project])
-    assert result.exit_code == 2 and "every scope failed" in result.output
