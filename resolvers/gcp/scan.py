@@ -77,7 +77,8 @@ class GcpScanTarget:
         """The ListAssets parents, ``projects/P``, ``folders/F``, ``organizations/O``."""
         kinds = (("projects", self.projects), ("folders", self.folders))
         kinds += (("organizations", self.organizations),)
-        return [_prefixed(kind, value) for kind, values in kinds for value in values]
+        parents = [_prefixed(kind, value) for kind, values in kinds for value in values]
+        return list(dict.fromkeys(parents))  # each once, in the order given
 
 
 @dataclass(frozen=True, slots=True)
