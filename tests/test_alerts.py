@@ -82,7 +82,7 @@ def receiver() -> Iterator[Receiver]:
 
 def webhook(url: str, **extra: Any) -> AlertConfig:
     sink = SinkConfig("soc", "webhook", url, SECRET, retries=3, backoff_s=0.01, **extra)
-    return AlertConfig(sinks=(sink,), retry_after=dt.timedelta(seconds=30))
+    return AlertConfig(sinks=(sink,), retry_after=dt.timedelta(seconds=30), max_age=None)
 
 
 def _public_bucket(lake: Lake, corpus: Path, revert: bool = False) -> None:
@@ -148,7 +148,7 @@ def test_a_failing_sink_blocks_nothing_and_is_retried_later(
 def test_unreachable_sink_gives_up_after_max_attempts(lake: Lake, corpus: Path) -> None:
     _public_bucket(lake, corpus)
     dead = SinkConfig("dead", "webhook", "http://127.0.0.1:9/none", retries=1, timeout_s=0.5)
-    config = AlertConfig(sinks=(dead,), max_attempts=2, retry_after=dt.timedelta(0))
+    config = AlertConfig((dead,), max_attempts=2, retry_after=dt.timedelta(0), max_age=None)
     evaluate(lake, alerts=config)
     dispatch(lake, config, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     assert set(_alerts(lake)["status"]) == {"failed"}
@@ -157,7 +157,7 @@ def test_unreachable_sink_gives_up_after_max_attempts(lake: Lake, corpus: Path) 
 def test_slack_payload(lake: Lake, corpus: Path, receiver: Receiver) -> None:
     _public_bucket(lake, corpus)
     sink = SinkConfig("chat", "slack", receiver.url, min_severity="critical")
-    evaluate(lake, alerts=AlertConfig(sinks=(sink,)))
+    evaluate(lake, alerts=AlertConfig(sinks=(sink,), max_age=None))
     [request] = receiver.requests
     message = request["body"]
     assert "gcp-storage-bucket-public-iam" in message["text"] and BUCKET in message["text"]
@@ -167,8 +167,17 @@ def test_slack_payload(lake: Lake, corpus: Path, receiver: Receiver) -> None:
 def test_log_sink(lake: Lake, corpus: Path, caplog: pytest.LogCaptureFixture) -> None:
     _public_bucket(lake, corpus)
     with caplog.at_level(logging.WARNING, logger="assetlake.alerts"):
-        evaluate(lake, alerts=AlertConfig())
+        evaluate(lake, alerts=AlertConfig(max_age=None))
     assert any(BUCKET in record.getMessage() for record in caplog.records)
+
+
+def test_old_findings_are_recorded_not_sent(lake: Lake, corpus: Path, receiver: Receiver) -> None:
+    _public_bucket(lake, corpus)  # March 2026; the default max age is a week
+    sink = SinkConfig("soc", "webhook", receiver.url, SECRET, min_severity="critical")
+    now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    result = evaluate(lake, alerts=AlertConfig(sinks=(sink,)), now=now)
+    assert result.alerts_queued == 1 and not receiver.requests
+    assert _alerts(lake)["status"].to_list() == ["skipped"]
 
 
 def test_configuration_in_one_place(tmp_path: Path) -> None:

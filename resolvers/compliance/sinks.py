@@ -4,7 +4,8 @@ Configuration: the YAML file named by ``$ASSETLAKE_ALERTS_CONFIG``::
 
     max_attempts: 10            # deliveries tried per alert and sink, then 'failed'
     retry_after_seconds: 60     # first delay before a later run retries (doubles, max 1 h)
-    max_age_hours: null         # older openings/resolutions are recorded 'skipped', not sent
+    max_age_hours: 168          # older openings/resolutions are recorded 'skipped', not sent
+                                # (the default; null: no limit)
     sinks:
       - {name: log, type: log}
       - name: soc
@@ -48,6 +49,7 @@ log = logging.getLogger("assetlake.alerts")
 CONFIG_ENV = "ASSETLAKE_ALERTS_CONFIG"
 SINK_TYPES = ("log", "webhook", "slack")
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_MAX_AGE = dt.timedelta(days=7)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -77,7 +79,7 @@ class AlertConfig:
     sinks: tuple[SinkConfig, ...] = (SinkConfig("log", "log"),)
     max_attempts: int = 10
     retry_after: dt.timedelta = dt.timedelta(seconds=60)
-    max_age: dt.timedelta | None = None
+    max_age: dt.timedelta | None = DEFAULT_MAX_AGE  # None: alert whatever the age
 
     @classmethod
     def load(
@@ -103,7 +105,7 @@ class AlertConfig:
         names = [sink.name for sink in sinks]
         if len(names) != len(set(names)):
             raise InputError("alerts config: two sinks have the same name")
-        hours = document.get("max_age_hours")
+        hours = document.get("max_age_hours", DEFAULT_MAX_AGE.total_seconds() / 3600)
         return cls(
             sinks=sinks,
             max_attempts=int(document.get("max_attempts", 10)),
