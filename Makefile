@@ -32,6 +32,7 @@ test-fast: install
 
 dev: install
 	mkdir -p dagster_home
+	test -f dagster_home/dagster.yaml || cp deploy/dagster.yaml dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
 
 lint: install

@@ -174,7 +174,8 @@ def _prepare(document: Any, salt: bytes) -> tuple[Any, Any]:
             else:
                 redacted[key] = kept = value
             if key not in VOLATILE_KEYS:
-                stable[key] = kept if key not in REDACTED_NAME_VALUE_LISTS else strip_volatile(kept)
+                secret_container = key in REDACTED_MAPS or key in REDACTED_NAME_VALUE_LISTS
+                stable[key] = strip_volatile(kept) if secret_container else kept
         return redacted, stable
     if isinstance(document, list):
         pairs = [_prepare(item, salt) for item in document]

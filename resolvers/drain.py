@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
-from resolvers.ingest import Record, batch_id_of, ingest_records, resolve_records
+from resolvers.ingest import Record, batch_id_of, fallback_id, ingest_records, resolve_records
 from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
 from resolvers.model import ResolvedBatch
@@ -112,7 +112,9 @@ def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
 
 def _record(payload: str, event_id: str) -> Record:
     value = orjson.loads(payload)
-    if isinstance(value, str):  # a record that was not JSON is landed as a JSON string
+    if isinstance(value, str) and fallback_id(value) == event_id:
+        # a record that was not JSON is landed as a JSON string of its text, under the id of
+        # that text (a record that *is* a JSON string has the id of its JSON payload)
         return Record(value, None, f"raw_events:{event_id}")
     return Record(payload, value, f"raw_events:{event_id}")
 

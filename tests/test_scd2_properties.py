@@ -571,12 +571,6 @@ def scd2_row(version: scd2.Version) -> dict[str, Any]:
 
 
 # -- one event id, two states at one instant ------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="asset_observations is keyed on (asset_key, event_time, event_ids) without the state "
-    "that scd2.observation_key includes: of two observations of one event id at one instant, "
-    "the log keeps whichever came first, and a later rebuild follows it",
-)
 def test_colliding_event_ids_do_not_make_history_depend_on_order(tmp_path: Path) -> None:
     """Two records with one event id but different content (raw_events keys on the record hash
     for exactly this case) see two states of an asset at one instant; a late observation then

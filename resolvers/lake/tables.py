@@ -189,7 +189,8 @@ ASSET_OBSERVATIONS = TableSpec(
             ("recorded_at", TS),
         ]
     ),
-    key=("asset_key", "event_time", "event_ids"),
+    # the same event seeing the same state at the same instant (scd2.observation_key)
+    key=("asset_key", "event_time", "event_ids", "is_deleted", "config_hash"),
     description="internal: every observation of every asset, for rebuilding a chain",
 )
 
