@@ -88,6 +88,9 @@ def _asset_and_time(
 
 
 def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
+    """The asset's content, spelled the same whether it came camelCase (Pub/Sub) or
+    snake_case (exports): envelope and policy keys in camelCase, ``resource.data`` as the
+    service wrote it (it is the resource's own JSON, the same in both)."""
     document: dict[str, Any] = {}
     for camel, snake in CONTENT_KEYS.items():
         value = _get(asset, camel, snake)
@@ -95,12 +98,28 @@ def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if camel == "resource" and isinstance(value, Mapping):
             value = {
-                k: v
+                _camel(k): v if k == "data" else _camel_keys(v)
                 for k, v in value.items()
                 if k not in ("discovery_document_uri", "discoveryDocumentUri")
             }
+        else:
+            value = _camel_keys(value)
         document[camel] = value
     return document
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    """Proto-message JSON with camelCase keys at every depth (exports write snake_case)."""
+    if isinstance(value, Mapping):
+        return {_camel(k) if isinstance(k, str) else k: _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
 
 
 def _account(name: str, asset: Mapping[str, Any]) -> str | None:
