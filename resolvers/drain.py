@@ -104,8 +104,11 @@ def landed_since(
 
 def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
     """Every row of raw_events as of version ``end``, in landing order (by received_at)."""
-    table = DeltaTable(writer.lake.table_uri(RAW_EVENTS.name), version=end,
-                       storage_options=writer.lake.storage_options)
+    table = DeltaTable(
+        writer.lake.table_uri(RAW_EVENTS.name),
+        version=end,
+        storage_options=writer.lake.storage_options,
+    )
     frame = pl.scan_delta(table, credential_provider=None).select(LANDED_COLUMNS)
     return frame.sort("received_at", maintain_order=True).collect()
 
@@ -141,7 +144,9 @@ def drain(
     return result
 
 
-def _lags(landed: pl.DataFrame, committed: dt.datetime) -> tuple[dict[str, float], dict[str, float]]:
+def _lags(
+    landed: pl.DataFrame, committed: dt.datetime
+) -> tuple[dict[str, float], dict[str, float]]:
     """p50 / p99 / max seconds from event time and from landing to the commit."""
     lags = []
     for column in ("event_time", "received_at"):

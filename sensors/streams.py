@@ -115,7 +115,10 @@ def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> 
 
 
 def tick(
-    context: dg.SensorEvaluationContext, spec: StreamSpec, lake: LakeResource, streams: StreamsResource
+    context: dg.SensorEvaluationContext,
+    spec: StreamSpec,
+    lake: LakeResource,
+    streams: StreamsResource,
 ) -> dg.SensorResult | dg.SkipReason:
     """One evaluation of a stream sensor."""
     cursor = StreamCursor.decode(context.cursor)

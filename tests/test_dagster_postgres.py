@@ -69,7 +69,9 @@ def test_runs_are_stored_in_postgres(
         from resolvers.lake.storage import Lake
 
         Lake(lake).create()
-        result = job.execute_in_process(instance=instance, resources={"lake": LakeResource(uri=lake)})
+        result = job.execute_in_process(
+            instance=instance, resources={"lake": LakeResource(uri=lake)}
+        )
         assert result.success
         runs = instance.get_runs()
         assert [r.job_name for r in runs] == ["lake_maintenance_job"]

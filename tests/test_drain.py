@@ -62,7 +62,11 @@ def test_a_drain_that_died_is_done_again_without_doubling(lake: Lake, tmp_path: 
     land(writer, read_file(_feed(tmp_path, 5)), "gcp_asset_feed")
     drain(writer, "c1", "gcp_asset_feed")
     # a second consumer with no watermark re-reads everything: the derived tables do not change
-    before = {n: pl.read_delta(lake.table_uri(n)).height for n in ("asset_changes", "asset_observations")}
+    before = {
+        n: pl.read_delta(lake.table_uri(n)).height for n in ("asset_changes", "asset_observations")
+    }
     drain(LakeWriter(Lake(lake.uri)), "c2", "gcp_asset_feed")
-    after = {n: pl.read_delta(lake.table_uri(n)).height for n in ("asset_changes", "asset_observations")}
+    after = {
+        n: pl.read_delta(lake.table_uri(n)).height for n in ("asset_changes", "asset_observations")
+    }
     assert before == after == {"asset_changes": 5, "asset_observations": 5}

@@ -43,7 +43,9 @@ def _run(request: dg.RunRequest, lake_uri: str) -> dg.ExecuteInProcessResult:
 def test_publish_tick_run_read(pubsub_host: str, tmp_path: Path) -> None:
     lake_uri = str(tmp_path / "lake")
     topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
-    streams = StreamsResource(asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host)
+    streams = StreamsResource(
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+    )
     messages = [feed_message(i) for i in range(40)]
     pubsub_publish(pubsub_host, topic, [orjson.dumps(m) for m in messages])
 
@@ -67,7 +69,9 @@ def test_publish_tick_run_read(pubsub_host: str, tmp_path: Path) -> None:
 def test_a_redelivered_batch_lands_nothing_twice(pubsub_host: str, tmp_path: Path) -> None:
     lake_uri = str(tmp_path / "lake")
     topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
-    streams = StreamsResource(asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host)
+    streams = StreamsResource(
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+    )
     pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(10)])
     first = _tick(lake_uri, streams)
     assert isinstance(first, dg.SensorResult)

@@ -7,6 +7,7 @@ catalog; records it cannot map yet land in raw_events and in unresolved_events w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,15 +45,15 @@ def classify(detail: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-def envelope(record: Mapping[str, Any], payload: str, fallback_id: str) -> tuple[RawRecord, Unresolved | None]:
+def envelope(
+    record: Mapping[str, Any], payload: str, fallback_id: str
+) -> tuple[RawRecord, Unresolved | None]:
     """The raw_events row of one CloudTrail record, and why it is unresolved where it is."""
     detail = unwrap(record)
     event_id = str(detail.get("eventID") or record.get("id") or fallback_id)
     event_time = None
-    try:
+    with contextlib.suppress(ValueError):
         event_time = parse_time(detail.get("eventTime") or record.get("time"))
-    except ValueError:
-        pass
     account = detail.get("recipientAccountId") or record.get("account")
     if account is None and isinstance(detail.get("userIdentity"), Mapping):
         account = detail["userIdentity"].get("accountId")
@@ -85,7 +86,9 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def resolve_cloudtrail_record(record: Mapping[str, Any], payload: str, fallback_id: str) -> ResolvedBatch:
+def resolve_cloudtrail_record(
+    record: Mapping[str, Any], payload: str, fallback_id: str
+) -> ResolvedBatch:
     """One CloudTrail record into the lake's rows."""
     raw, unresolved = envelope(record, payload, fallback_id)
     return ResolvedBatch(raw=[raw], unresolved=[unresolved] if unresolved else [])

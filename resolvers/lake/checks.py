@@ -7,8 +7,15 @@ import polars as pl
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
 
-CHAIN_COLUMNS = ["asset_key", "version", "valid_from", "valid_to", "is_current", "is_deleted",
-                 "config_hash"]
+CHAIN_COLUMNS = [
+    "asset_key",
+    "version",
+    "valid_from",
+    "valid_to",
+    "is_current",
+    "is_deleted",
+    "config_hash",
+]
 
 
 def chain_violations(lake: Lake, limit: int = 100) -> list[str]:

@@ -29,7 +29,9 @@ def ddl(engine: str, lake_uri: str, schema: str = "assetlake") -> str:
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     root = lake_uri.rstrip("/")
-    statements = [_register(engine, schema, alias, f"{root}/{folder}") for alias, folder in _physical_names()]
+    statements = [
+        _register(engine, schema, alias, f"{root}/{folder}") for alias, folder in _physical_names()
+    ]
     prefix = "" if engine == "duckdb" else f"{schema}."
     view = asset_versions_view_sql(f"{prefix}{COMPACTED}", f"{prefix}{ASSET_VERSIONS_TAIL.name}")
     statements.append(f"CREATE OR REPLACE VIEW {prefix}asset_versions AS{view.rstrip()}")

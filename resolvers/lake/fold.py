@@ -47,7 +47,7 @@ def fold(lake: Lake) -> FoldResult:
         f"_seq <= {max_seq}", commit_properties=CommitProperties(max_commit_retries=8)
     )
     counts = ops.get_column("_op").value_counts()
-    by_op = dict(zip(counts.get_column("_op").to_list(), counts.get_column("count").to_list()))
+    by_op = dict(counts.select("_op", "count").iter_rows())
     return FoldResult(
         tail_rows=tail.height,
         puts=by_op.get("put", 0),

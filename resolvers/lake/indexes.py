@@ -130,7 +130,14 @@ class Current:
         )
 
 
-CURRENT_COLUMNS = ["asset_key", "valid_from", "last_observed_at", "is_deleted", "config_hash", "version"]
+CURRENT_COLUMNS = [
+    "asset_key",
+    "valid_from",
+    "last_observed_at",
+    "is_deleted",
+    "config_hash",
+    "version",
+]
 
 
 class CurrentState:
@@ -156,8 +163,7 @@ class CurrentState:
         rows = layout.resolve(base, tail).filter(pl.col("is_current")).select(CURRENT_COLUMNS)
         frame = rows.collect()
         self._current = {
-            key: Current(*values)
-            for key, *values in zip(*(frame.get_column(c).to_list() for c in CURRENT_COLUMNS))
+            key: Current(*values) for key, *values in frame.select(CURRENT_COLUMNS).iter_rows()
         }
         self._versions = versions
 
@@ -181,7 +187,11 @@ class CurrentState:
                 self._current.pop(key, None)
                 continue
             self._current[key] = Current(
-                last.valid_from, last.last_observed_at, last.is_deleted, last.config_hash, last.version
+                last.valid_from,
+                last.last_observed_at,
+                last.is_deleted,
+                last.config_hash,
+                last.version,
             )
         self._versions = self.table_versions()
         return True

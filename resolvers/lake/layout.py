@@ -46,8 +46,10 @@ def effective_ops(tail: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     puts = tail.filter(pl.col("_op") == "put")
-    deletes = tail.filter(pl.col("_op") == "delete").group_by(KEY).agg(
-        pl.col("_seq").max().alias("_deleted_seq")
+    deletes = (
+        tail.filter(pl.col("_op") == "delete")
+        .group_by(KEY)
+        .agg(pl.col("_seq").max().alias("_deleted_seq"))
     )
     content = (
         puts.sort("_seq")
@@ -140,7 +142,7 @@ def asset_versions_view_sql(base: str, tail: str) -> str:
 
 
 def read_table(lake: Lake, name: str) -> pl.LazyFrame:
-    """A table as readers should see it: asset_versions with its tail applied, others as they are."""
+    """A table as readers see it: asset_versions with its tail applied, others as they are."""
     if name != ASSET_VERSIONS.name:
         return lake.scan(name)
     tail = lake.scan(ASSET_VERSIONS_TAIL.name)  # the tail first (see writer._refresh)

@@ -26,7 +26,6 @@ version a consumer in drain_progress has yet to read, whatever retention was ask
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence

@@ -351,7 +351,10 @@ def versions_from_table(table: pl.DataFrame) -> list[Version]:
     fields = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
     columns = {name: table.get_column(name).to_list() for name in fields}
     columns["change_event_ids"] = [tuple(ids or ()) for ids in columns["change_event_ids"]]
-    return [Version(**dict(zip(fields, values, strict=True))) for values in zip(*columns.values())]
+    return [
+        Version(**dict(zip(fields, values, strict=True)))
+        for values in zip(*columns.values(), strict=True)
+    ]
 
 
 def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Table:
@@ -369,4 +372,7 @@ def observations_from_table(table: pl.DataFrame) -> list[Observation]:
     fields = [f for f in ASSET_OBSERVATIONS.schema.names if f != "recorded_at"]
     columns = {name: table.get_column(name).to_list() for name in fields}
     columns["event_ids"] = [tuple(ids or ()) for ids in columns["event_ids"]]
-    return [Observation(**dict(zip(fields, values, strict=True))) for values in zip(*columns.values())]
+    return [
+        Observation(**dict(zip(fields, values, strict=True)))
+        for values in zip(*columns.values(), strict=True)
+    ]

@@ -287,10 +287,14 @@ def _tail_rows(plan: VersionPlan, now: dt.datetime) -> pa.Table:
         keys = pa.table(
             {
                 "asset_key": pa.array([k for k, _ in plan.deletes], pa.string()),
-                "valid_from": pa.array([v for _, v in plan.deletes], schema.field("valid_from").type),
+                "valid_from": pa.array(
+                    [v for _, v in plan.deletes], schema.field("valid_from").type
+                ),
             }
         )
-        parts.append(_with_ops(_only(keys, list(keys.column_names)), "delete", seq, plan.rebuilt_keys))
+        parts.append(
+            _with_ops(_only(keys, list(keys.column_names)), "delete", seq, plan.rebuilt_keys)
+        )
     return pa.concat_tables([part.select(schema.names).cast(schema) for part in parts])
 
 
@@ -312,7 +316,7 @@ def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table
     )
 
 
-def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:  # noqa: ANN001
+def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:
     write_deltalake(
         table, rows, mode="append", commit_properties=props, storage_options=lake.storage_options
     )
