@@ -1,12 +1,13 @@
 """DuckDB over the lake: every table under its name, a few views, and the query helpers.
 
 :func:`connect` gives an in-memory DuckDB connection where ``raw_events``, ``asset_changes``,
-``asset_versions``, ``findings``, ``unresolved_events`` and ``asset_observations`` are the lake's
-Delta tables, next to the views of :data:`VIEWS`. Local lakes are read with the ``delta`` extension
-(``delta_scan``, shipped by the duckdb-ext-delta wheel and loaded offline). S3 lakes, for which
-DuckDB has no httpfs offline, are read with ``read_parquet`` over the data files that delta-rs
-lists, fetched through s3fs. docs/query-engine.md has the measurements behind that choice (and
-why not pyarrow datasets: their filters fail on delta-rs's Utf8View files). Times are UTC.
+``asset_versions``, ``findings``, ``unresolved_events``, ``asset_observations`` (and the internal
+tables) are the lake's Delta tables, each with exactly the columns of its spec, next to the views
+of :data:`VIEWS`. By default DuckDB's ``read_parquet`` reads the data files that delta-rs lists
+(local paths, or s3:// through s3fs: DuckDB has no httpfs offline); the ``delta_scan`` engine
+(the delta extension of duckdb-ext-delta, loaded offline) is there for local sessions that follow
+new commits. docs/query-engine.md has the measurements behind that choice, and why not pyarrow
+datasets (their filters fail on the Utf8View files delta-rs writes). Times come out in UTC.
 
 The helpers (:func:`inventory`, :func:`history`, :func:`findings`, :func:`run_sql`) take a lake
 or a connection and return Arrow tables, which a notebook turns into anything
@@ -33,7 +34,8 @@ from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL, TABLES, TableSpec
 from resolvers.timeutil import parse_time
 
-ENGINES = ("delta_scan", "parquet")
+ENGINES = ("parquet", "delta_scan")
+DEFAULT_ENGINE = "parquet"  # measured: docs/query-engine.md
 DUCKDB_TYPES = (
     (pa.types.is_boolean, "BOOLEAN"),
     (pa.types.is_int64, "BIGINT"),
@@ -107,17 +109,36 @@ def extension_directory() -> str:
 def connect(lake: Lake, engine: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection over the lake's tables, with the views of VIEWS.
 
-    ``engine``: ``delta_scan`` (the default for local lakes) reads each table through the delta
-    extension, at its latest version at every query. ``parquet`` (the only one for s3:// lakes,
-    where DuckDB has no httpfs offline) reads the data files that delta-rs lists for each table
-    at the moment of connecting, through the lake's fsspec filesystem.
+    ``engine``: ``parquet`` (the default) reads the data files that delta-rs lists for each
+    table at the moment of connecting: a snapshot, the same for every query of the connection.
+    On s3:// lakes, where DuckDB has no httpfs offline, it reads them through the lake's fsspec
+    filesystem. ``delta_scan`` (local lakes) reads each table through the delta extension at its
+    latest version at every query: for a long-lived session that follows new commits.
     """
-    engine = engine or ("parquet" if lake.is_s3 else "delta_scan")
+    engine = engine or DEFAULT_ENGINE
     if engine not in ENGINES:
         raise QueryError(f"unknown query engine {engine!r} (one of {', '.join(ENGINES)})")
     if engine == "delta_scan" and lake.is_s3:
         raise QueryError("delta_scan cannot read s3:// lakes offline; use the parquet engine")
     _ = lake.marker  # LakeError where there is no lake
+    con = _duckdb(lake, engine)
+    expose = _delta_scan_view if engine == "delta_scan" else _parquet_view
+    has_files = {
+        spec.name: expose(
+            con, lake, spec, COMPACTED if spec.name == ASSET_VERSIONS.name else spec.name
+        )
+        for spec in TABLES
+    }
+    # With an empty tail (right after a fold) a snapshot reads the compacted table alone.
+    view = asset_versions_view_sql(COMPACTED, TAIL) if has_files[TAIL] else f"FROM {COMPACTED}"
+    con.execute(f"CREATE VIEW asset_versions AS {view}")
+    for _description, ddl in VIEWS.values():
+        con.execute(ddl)
+    return con
+
+
+def _duckdb(lake: Lake, engine: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never downloads anything, in UTC, able to read the lake."""
     config: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -129,13 +150,7 @@ def connect(lake: Lake, engine: str | None = None) -> duckdb.DuckDBPyConnection:
     if engine == "delta_scan":
         con.execute("LOAD delta")
     elif lake.is_s3:
-        con.register_filesystem(lake.fs)
-    expose = _delta_scan_view if engine == "delta_scan" else _parquet_view
-    for spec in TABLES:
-        expose(con, lake, spec, COMPACTED if spec.name == ASSET_VERSIONS.name else spec.name)
-    con.execute(f"CREATE VIEW asset_versions AS {asset_versions_view_sql(COMPACTED, TAIL)}")
-    for _description, ddl in VIEWS.values():
-        con.execute(ddl)
+        con.register_filesystem(lake.fs)  # s3fs: DuckDB has no httpfs offline
     return con
 
 
@@ -145,8 +160,11 @@ def _sql_text(text: str) -> str:
 
 def _delta_scan_view(
     con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str
-) -> None:
-    """Table ``spec`` as view ``name`` over delta_scan: the latest version at every query."""
+) -> bool:
+    """Table ``spec`` as view ``name`` over delta_scan: the latest version at every query.
+
+    Returns True: files may appear at any time.
+    """
     uri = lake.table_uri(spec.name)
     try:
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, f'delta_scan({_sql_text(uri)})')}")
@@ -154,14 +172,18 @@ def _delta_scan_view(
         if _table_exists(lake, spec):
             raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
+    return True
 
 
-def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str) -> None:
-    """Table ``spec`` as view ``name`` over read_parquet of the files of its current version."""
+def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str) -> bool:
+    """Table ``spec`` as view ``name`` over read_parquet of the files of its current version.
+
+    Returns whether the table has any file.
+    """
     files = lake.table(spec.name).file_uris() if _table_exists(lake, spec) else []
     if not files:  # read_parquet of no file is an error: an empty table of the right columns
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
-        return
+        return False
     types = {column: spec.schema.field(column).type for column in spec.partition_by}
     hive_types = ", ".join(
         f"{_sql_text(column)}: {_sql_text(duckdb_type(kind))}" for column, kind in types.items()
@@ -170,6 +192,7 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, n
     file_list = "[" + ", ".join(_sql_text(uri) for uri in files) + "]"
     source = f"read_parquet({file_list}, union_by_name = true{options})"
     con.execute(f"CREATE VIEW {name} AS {_conformed(spec, source)}")
+    return True
 
 
 def _table_exists(lake: Lake, spec: TableSpec) -> bool:

@@ -286,3 +286,15 @@ def test_columns_missing_from_the_files_read_as_null(tmp_path: Path, engine: str
     assert found.column("finding_id").to_pylist() == ["f2", "f1"]
     assert found.column("frameworks").to_pylist() == [None, None]
     assert found.schema.field("frameworks").type == pa.list_(pa.string())
+
+
+def test_a_snapshot_reads_the_compacted_table_alone_when_the_tail_is_empty(
+    tmp_path: Path,
+) -> None:
+    def view_sql(lake: Lake) -> str:
+        con = query.connect(lake, "parquet")
+        found = con.sql("SELECT sql FROM duckdb_views() WHERE view_name = 'asset_versions'")
+        return found.fetchall()[0][0]
+
+    assert query.TAIL in view_sql(build_lake(tmp_path / "tail"))
+    assert query.TAIL not in view_sql(build_lake(tmp_path / "folded", folded=True))
