@@ -148,7 +148,9 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
     """One record into raw_events plus its changes and observations, or an unresolved row."""
     digest = record_hash(record)
     batch = _resolve_record(record, salt, default_source, digest)
-    batch.raw = [replace(raw, record_hash=digest) for raw in batch.raw]
+    batch.raw = [
+        r if r.record_hash == digest else replace(r, record_hash=digest) for r in batch.raw
+    ]
     return batch
 
 
@@ -158,7 +160,7 @@ def _resolve_record(record: Record, salt: bytes, default_source: str, digest: st
     if source == ASSET_FEED and isinstance(value, Mapping):
         return resolve_feed_record(value, record.payload, salt, digest)
     if source == CLOUDTRAIL and isinstance(value, Mapping):
-        return resolve_cloudtrail_record(value, record.payload, fallback_id(record.payload), salt)
+        return resolve_cloudtrail_record(value, record.payload, None, salt, record_hash=digest)
     if source == AUDIT_LOG and isinstance(value, Mapping):
         return resolve_audit_entry(value, record.payload, fallback_id(record.payload), salt)
     return _unreadable(record, default_source)

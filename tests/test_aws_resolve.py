@@ -366,3 +366,18 @@ def test_offline_state_does_not_depend_on_batching(corpus_lines: list) -> None:
         map(repr, reversed_order.observations)
     )
     assert len(together.observations) > 100
+
+
+def test_fast_paths_agree_with_jmespath(corpus_lines: list) -> None:
+    """The fast evaluation of simple paths finds what JMESPath finds, on every corpus record."""
+    from resolvers.aws.catalog import catalog_arn, registry
+
+    compared = 0
+    for _, record in corpus_lines:
+        detail = unwrap(record)
+        entry = registry().lookup(str(detail.get("eventSource")), str(detail.get("eventName")))
+        for extractor in entry.extractors if entry else ():
+            slow = catalog_arn.scalar_values(extractor.expression.search(detail))
+            assert extractor.values(detail) == slow, extractor.path
+            compared += extractor.steps is not None
+    assert compared > 1000

@@ -44,6 +44,35 @@ def normalize_event_name(name: str) -> str:
     return _VERSION_SUFFIX.sub("", name)
 
 
+_SIMPLE_PATH = re.compile(r"^[A-Za-z_]\w*(\[\])?(\.[A-Za-z_]\w*(\[\])?)*$")
+
+
+def simple_path(path: str) -> tuple[tuple[str, bool], ...] | None:
+    """``a.b[].c`` as ((name, flatten), ...), or None for any other JMESPath."""
+    if not _SIMPLE_PATH.match(path):
+        return None
+    return tuple((part.removesuffix("[]"), part.endswith("[]")) for part in path.split("."))
+
+
+def search_simple(steps: tuple[tuple[str, bool], ...], data: Any) -> Any:
+    """What JMESPath finds for a simple path (fields and ``[]`` projections), fast."""
+    current = [data]
+    projected = False
+    for name, flatten in steps:
+        found = []
+        for item in current:
+            value = item.get(name) if isinstance(item, Mapping) else None
+            if flatten:
+                if isinstance(value, list):
+                    found.extend(v for v in value if v is not None)
+            elif value is not None:
+                found.append(value)
+        current, projected = found, projected or flatten
+    if projected:
+        return current
+    return current[0] if current else None
+
+
 @dataclass(frozen=True, slots=True)
 class Extractor:
     """One identifier candidate: JMESPath into the CloudTrail record, for one ARN variable."""
@@ -51,10 +80,13 @@ class Extractor:
     var: str  # an ARN template variable, or 'arn' for a whole ARN
     path: str
     expression: ParsedResult = field(compare=False, repr=False)
+    steps: tuple[tuple[str, bool], ...] | None = field(default=None, compare=False, repr=False)
 
     def values(self, detail: Mapping[str, Any]) -> list[str]:
         """The identifier values this path finds in a CloudTrail record."""
         try:
+            if self.steps is not None:
+                return catalog_arn.scalar_values(search_simple(self.steps, detail))
             return catalog_arn.scalar_values(self.expression.search(detail))
         except (TypeError, ValueError, AttributeError):
             return []
@@ -306,7 +338,7 @@ def _entry(
     for var, path in event.get("ids", ()):
         if path not in compiled:
             compiled[path] = jmespath.compile(path)
-        extractors.append(Extractor(var=var, path=path, expression=compiled[path]))
+        extractors.append(Extractor(var, path, compiled[path], simple_path(path)))
     effect = event["effect"]
     if effect not in EFFECTS:
         raise CatalogError(f"unknown effect {effect!r} for {group['source']} {event['name']}")

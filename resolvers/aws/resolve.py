@@ -14,6 +14,8 @@ by what a :class:`resolvers.aws.describe.Describer` says, one describe per asset
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,15 +51,30 @@ def _text(mapping: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def envelope(record: Mapping[str, Any], detail: Mapping[str, Any], fallback_id: str) -> Envelope:
-    """The envelope of one record (EventBridge fields fill what the detail lacks)."""
+@functools.lru_cache(maxsize=8192)
+def _time(text: str) -> dt.datetime | None:
+    """A parsed eventTime (records of one second share it: cached)."""
     try:
-        event_time = parse_time(detail.get("eventTime") or record.get("time"))
+        return parse_time(text)
     except (ValueError, TypeError, OverflowError):
-        event_time = None
+        return None
+
+
+def fallback_event_id(payload: str) -> str:
+    """The id of a record without one: as :func:`resolvers.ingest.fallback_id` makes it."""
+    return "rec-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def envelope(
+    record: Mapping[str, Any], detail: Mapping[str, Any], fallback_id: str | None, payload: str
+) -> Envelope:
+    """The envelope of one record (EventBridge fields fill what the detail lacks)."""
+    stamp = detail.get("eventTime") or record.get("time")
+    event_time = _time(stamp) if isinstance(stamp, str) else None
     account = account_of(detail) or _text(record, "account")
+    event_id = _text(detail, "eventID") or _text(record, "id")
     return Envelope(
-        event_id=_text(detail, "eventID") or _text(record, "id") or fallback_id,
+        event_id=event_id or fallback_id or fallback_event_id(payload),
         event_time=event_time,
         account=account,
         region=_text(detail, "awsRegion") or _text(record, "region"),
@@ -75,21 +92,25 @@ def unwrap(record: Mapping[str, Any]) -> Mapping[str, Any]:
 def resolve_cloudtrail_record(
     record: Mapping[str, Any],
     payload: str,
-    fallback_id: str,
+    fallback_id: str | None = None,
     salt: bytes = b"",
     catalog: Registry | None = None,
+    record_hash: str = "",
 ) -> ResolvedBatch:
-    """One CloudTrail record into raw_events, asset_changes, observations and unresolved rows."""
+    """One CloudTrail record into raw_events, asset_changes, observations and unresolved rows.
+
+    ``fallback_id``: the event id of a record without one (None: a hash of ``payload``).
+    """
     catalog = catalog or registry()
     detail = unwrap(record)
-    env = envelope(record, detail, fallback_id)
+    env = envelope(record, detail, fallback_id, payload)
     try:
         classification = classify(record, catalog)
     except (TypeError, ValueError, AttributeError):
         classification = "unknown"
     raw = RawRecord(
         env.event_id, SOURCE, "aws", env.account, env.region, env.event_time, classification,
-        payload,
+        payload, record_hash,
     )  # fmt: skip
     batch = ResolvedBatch(raw=[raw])
     if classification == "unknown":

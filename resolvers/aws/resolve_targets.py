@@ -17,7 +17,7 @@ import jmespath
 
 from resolvers.aws import resolve_rules as rules
 from resolvers.aws.arns import account_arn, arn_fields, canonical_arn, is_arn, secret_arn
-from resolvers.aws.catalog import CatalogEntry, Registry, account_of
+from resolvers.aws.catalog import CatalogEntry, Registry, account_of, search_simple, simple_path
 from resolvers.aws.catalog_arn import partition, scalar_values
 from resolvers.aws.ids import ec2_arn, ec2_type
 
@@ -54,14 +54,20 @@ class Unresolvable(Exception):
 
 Rule = Callable[[Context], list[Target]]
 _PATHS: dict[str, jmespath.parser.ParsedResult] = {}
+_STEPS: dict[str, tuple[tuple[str, bool], ...] | None] = {}
 
 
 def values_at(detail: Mapping[str, Any], path: str) -> list[str]:
     """The identifier strings a JMESPath finds in a record (compiled once per path)."""
-    expression = _PATHS.get(path)
-    if expression is None:
-        expression = _PATHS[path] = jmespath.compile(path)
+    steps = _STEPS.get(path, False)
+    if steps is False:
+        steps = _STEPS[path] = simple_path(path)
     try:
+        if steps is not None:
+            return scalar_values(search_simple(steps, detail))
+        expression = _PATHS.get(path)
+        if expression is None:
+            expression = _PATHS[path] = jmespath.compile(path)
         return scalar_values(expression.search(detail))
     except (TypeError, ValueError, AttributeError):
         return []
