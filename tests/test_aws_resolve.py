@@ -204,7 +204,7 @@ def test_attach_role_policy_updates_role_and_customer_policy() -> None:
         "roleName": "builder", "policyArn": policy}))
     assert keys(batch, "target") == [f"{IAM}:role/builder"]
     assert keys(batch, "related") == [f"{IAM}:policy/deploy"]
-    part = f"{IAM}:role/builder#attached-policy/{policy}"
+    part = f"{IAM}:role/builder#AttachedPolicies/{policy}"
     assert keys(batch, "part") == [part]
     assert [o.asset_key for o in batch.observations] == [part]
     managed = resolve(event("AttachRolePolicy", "iam.amazonaws.com", requestParameters={
@@ -225,7 +225,7 @@ def test_security_group_events(corpus_lines: list) -> None:
 
 
 def test_sub_resource_events_update_the_parent(corpus_lines: list) -> None:
-    """PutBucketPolicy changes the bucket; the policy is observed whole under bucket#policy."""
+    """PutBucketPolicy changes the bucket; the policy is observed whole under bucket#Policy."""
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
               "Action": "s3:*", "Resource": "arn:aws:s3:::logs"}]}  # fmt: skip
     put = resolve(event("PutBucketPolicy", "s3.amazonaws.com", requestParameters={
@@ -233,9 +233,9 @@ def test_sub_resource_events_update_the_parent(corpus_lines: list) -> None:
     assert keys(put, "target") == ["arn:aws:s3:::logs"]
     assert put.changes[0].action == "update" and put.changes[0].region == "eu-west-1"
     (observed,) = put.observations
-    assert observed.asset_key == "arn:aws:s3:::logs#policy"
-    assert observed.resource_type == "AWS::S3::Bucket#policy"
-    assert json.loads(observed.config) == {"bucketPolicy": policy}
+    assert observed.asset_key == "arn:aws:s3:::logs#Policy"
+    assert observed.resource_type == "AWS::S3::Bucket#Policy"
+    assert json.loads(observed.config) == policy
     deleted = resolve(by_id(corpus_lines, "b921a62d-9241-42a2-bb3c-6821e55c20cd"))
     assert deleted.changes[0].action == "update"  # the bucket stays
     assert [o.is_deleted for o in deleted.observations] == [True]
@@ -257,7 +257,7 @@ def test_account_level_settings_resolve_to_the_account(corpus_lines: list) -> No
     enable = resolve(event("EnableSerialConsoleAccess", requestParameters={
         "EnableSerialConsoleAccessRequest": ""}))
     assert keys(enable, "account") == [f"{EC2}:account"]
-    assert keys(enable, "part") == [f"{EC2}:account#serial-console-access"]
+    assert keys(enable, "part") == [f"{EC2}:account#SerialConsoleAccess"]
     block = resolve(event("PutAccountPublicAccessBlock", "s3.amazonaws.com", requestParameters={
         "PublicAccessBlockConfiguration": {"BlockPublicAcls": True}}))
     assert keys(block)[0] == f"arn:aws:s3::{ACCOUNT}:account"
@@ -381,3 +381,14 @@ def test_fast_paths_agree_with_jmespath(corpus_lines: list) -> None:
             assert extractor.values(detail) == slow, extractor.path
             compared += extractor.steps is not None
     assert compared > 1000
+
+
+def test_sub_documents_the_event_does_not_carry_are_not_invented(corpus_lines: list) -> None:
+    """A PutBucketEncryption whose configuration was stripped changes the bucket, no state."""
+    stripped = resolve(event("PutBucketEncryption", "s3.amazonaws.com", requestParameters={
+        "bucketName": "b", "host": "b.s3.amazonaws.com"}))
+    assert keys(stripped) == ["arn:aws:s3:::b"] and stripped.observations == []
+    logging_off = resolve(event("PutBucketLogging", "s3.amazonaws.com", requestParameters={
+        "bucketName": "b", "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/"}}))
+    (observed,) = logging_off.observations  # an empty status is a state: logging disabled
+    assert (observed.asset_key, json.loads(observed.config)) == ("arn:aws:s3:::b#Logging", {})

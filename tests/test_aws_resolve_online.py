@@ -126,7 +126,7 @@ def test_failed_describe_is_unresolved_with_its_reason_and_keeps_the_change() ->
 
 
 def test_described_state_replaces_sub_documents() -> None:
-    """Online, the bucket's describe carries the policy: no separate bucket#policy version."""
+    """Online, the bucket's describe carries the policy: no separate bucket#Policy version."""
     put = {
         "eventVersion": "1.08", "eventTime": "2024-05-01T10:00:00Z",
         "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
@@ -134,7 +134,7 @@ def test_described_state_replaces_sub_documents() -> None:
         "requestParameters": {"bucketName": "logs", "bucketPolicy": {"Statement": []}},
     }  # fmt: skip
     batch = batch_of(put)
-    assert [o.asset_key for o in batch.observations] == ["arn:aws:s3:::logs#policy"]
+    assert [o.asset_key for o in batch.observations] == ["arn:aws:s3:::logs#Policy"]
     found = DescribeResult.found({"Policy": {"Statement": []}}, region="eu-west-1")
     describe_batch(batch, FakeDescriber({"arn:aws:s3:::logs": found}), SALT)
     assert [o.asset_key for o in batch.observations] == ["arn:aws:s3:::logs"]

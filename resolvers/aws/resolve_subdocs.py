@@ -2,8 +2,11 @@
 
 A sub-document (a bucket policy, a public access block, an inline IAM policy, a Lambda
 permission statement, one queue attribute) is observed under the key ``PARENT#fragment`` or
-``PARENT#fragment/name`` (docs/resolution.md). Each extractor returns ``(suffix, value)`` pairs,
-``value`` being the whole sub-document or :data:`DELETED`.
+``PARENT#fragment/name`` (docs/resolution.md). Fragments are named after the key that holds the
+same document in the parent's described config (docs/aws-config-shapes.md: ``Policy``,
+``PublicAccessBlockConfiguration``, ``InlinePolicies``, ...), so that the two can be put side by
+side. Each extractor returns ``(suffix, value)`` pairs, ``value`` being the whole sub-document,
+:data:`DELETED`, or None when the event does not carry it (then nothing is observed).
 """
 
 from __future__ import annotations
@@ -14,45 +17,65 @@ from typing import Any
 import orjson
 
 DELETED = object()  # a sub-document value: the sub-document was removed
-BOOKKEEPING = frozenset({"requestId", "_return", "xmlns", "ResponseMetadata", "Host", "bucketName"})
+BOOKKEEPING = frozenset(
+    {"requestId", "_return", "xmlns", "ResponseMetadata", "Host", "host", "bucketName"}
+)
 Parts = list[tuple[str, Any]]  # (key suffix, value or DELETED)
 Extractor = Callable[[Mapping[str, Any]], Parts]
 
 
 def request_of(detail: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``requestParameters`` ({} when absent or not an object)."""
     value = detail.get("requestParameters")
     return value if isinstance(value, Mapping) else {}
 
 
 def response_of(detail: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``responseElements`` ({} when absent or not an object)."""
     value = detail.get("responseElements")
     return value if isinstance(value, Mapping) else {}
 
 
 def _parsed(value: Any) -> Any:
-    """A JSON document CloudTrail wrote as a string (IAM and KMS policies), parsed."""
+    """A JSON document CloudTrail wrote as a string (IAM and KMS policies), parsed; the XML
+    namespace S3 requests carry, dropped."""
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
             return value
+    if isinstance(value, Mapping) and "xmlns" in value:
+        return {k: v for k, v in value.items() if k != "xmlns"}
     return value
 
 
 def without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """A mapping minus bookkeeping keys and ``keys``, JSON strings parsed."""
     drop = BOOKKEEPING.union(keys)
     return {k: _parsed(v) for k, v in mapping.items() if k not in drop}
 
 
 # -- sub-document extractors ------------------------------------------------------------------
-def whole_request(*ids: str) -> Extractor:
-    """The request minus the parent's identifiers is the whole sub-document."""
-    return lambda detail: [("", without(request_of(detail), *ids))]
+def field(*names: str) -> Extractor:
+    """The first of these request fields present is the whole sub-document."""
+
+    def extract(detail: Mapping[str, Any]) -> Parts:
+        request = request_of(detail)
+        found = next((request[n] for n in names if request.get(n) is not None), None)
+        return [("", _parsed(found))]
+
+    return extract
 
 
-def field(name: str) -> Extractor:
-    """One request field is the whole sub-document."""
-    return lambda detail: [("", _parsed(request_of(detail).get(name)))]
+def fields(*names: str) -> Extractor:
+    """These request fields together are the whole sub-document (None if none is present)."""
+
+    def extract(detail: Mapping[str, Any]) -> Parts:
+        request = request_of(detail)
+        found = {n: _parsed(request[n]) for n in names if n in request}
+        return [("", found or None)]
+
+    return extract
 
 
 def removed() -> Extractor:
@@ -95,25 +118,19 @@ def attributes(map_field: str) -> Extractor:
     return extract
 
 
-def single_attribute(name_field: str, value_field: str) -> Extractor:
-    """One attribute set by name (SetTopicAttributes)."""
-    return named(name_field, field(value_field))
-
-
 def membership(name_field: str, present: bool) -> Extractor:
     """A membership (an attached policy, a group): present or not."""
-    value = (
-        (lambda detail: [("", {name_field: request_of(detail).get(name_field)})])
-        if present
-        else None
-    )
-    return named(name_field, value)
+
+    def value(detail: Mapping[str, Any]) -> Parts:
+        return [("", {name_field: request_of(detail).get(name_field)})]
+
+    return named(name_field, value if present else None)
 
 
-def _s3(fragment: str, puts: tuple[str, ...], deletes: tuple[str, ...]) -> dict:
+def _s3(fragment: str, key: str, puts: tuple[str, ...], deletes: tuple[str, ...] = ()) -> dict:
     spec: dict[tuple[str, str], tuple[str, Extractor]] = {}
     for name in puts:
-        spec[("s3.amazonaws.com", name)] = (fragment, whole_request())
+        spec[("s3.amazonaws.com", name)] = (fragment, field(key))
     for name in deletes:
         spec[("s3.amazonaws.com", name)] = (fragment, removed())
     return spec
@@ -140,84 +157,87 @@ _KMS = "kms.amazonaws.com"
 _LAMBDA = "lambda.amazonaws.com"
 _EC2 = "ec2.amazonaws.com"
 _ECR = "ecr.amazonaws.com"
+_TRAIL = "cloudtrail.amazonaws.com"
 _DOC = field("policyDocument")
+_PAB = "PublicAccessBlockConfiguration"
 
 # (eventSource, eventName or operation) -> (fragment, extractor)
 SUBDOCS: dict[tuple[str, str], tuple[str, Extractor]] = {
-    **_s3("policy", ("PutBucketPolicy",), ("DeleteBucketPolicy",)),
-    **_s3("acl", ("PutBucketAcl",), ()),
-    **_s3("public-access-block", ("PutBucketPublicAccessBlock",),
-          ("DeleteBucketPublicAccessBlock",)),
-    **_s3("encryption", ("PutBucketEncryption",), ("DeleteBucketEncryption",)),
-    **_s3("versioning", ("PutBucketVersioning",), ()),
-    **_s3("logging", ("PutBucketLogging",), ()),
-    **_s3("lifecycle", ("PutBucketLifecycle", "PutBucketLifecycleConfiguration"),
-          ("DeleteBucketLifecycle",)),
-    **_s3("tagging", ("PutBucketTagging",), ("DeleteBucketTagging",)),
-    **_s3("cors", ("PutBucketCors",), ("DeleteBucketCors",)),
-    **_s3("website", ("PutBucketWebsite",), ("DeleteBucketWebsite",)),
-    **_s3("replication", ("PutBucketReplication",), ("DeleteBucketReplication",)),
-    **_s3("ownership-controls", ("PutBucketOwnershipControls",),
+    **_s3("Policy", "bucketPolicy", ("PutBucketPolicy",), ("DeleteBucketPolicy",)),
+    **_s3("Acl", "AccessControlPolicy", ("PutBucketAcl",)),
+    **_s3(_PAB, _PAB, ("PutBucketPublicAccessBlock",), ("DeleteBucketPublicAccessBlock",)),
+    **_s3("ServerSideEncryptionConfiguration", "ServerSideEncryptionConfiguration",
+          ("PutBucketEncryption",), ("DeleteBucketEncryption",)),
+    **_s3("Versioning", "VersioningConfiguration", ("PutBucketVersioning",)),
+    **_s3("Logging", "BucketLoggingStatus", ("PutBucketLogging",)),
+    **_s3("LifecycleConfiguration", "LifecycleConfiguration",
+          ("PutBucketLifecycle", "PutBucketLifecycleConfiguration"), ("DeleteBucketLifecycle",)),
+    **_s3("Tags", "Tagging", ("PutBucketTagging",), ("DeleteBucketTagging",)),
+    **_s3("Cors", "CORSConfiguration", ("PutBucketCors",), ("DeleteBucketCors",)),
+    **_s3("Website", "WebsiteConfiguration", ("PutBucketWebsite",), ("DeleteBucketWebsite",)),
+    **_s3("ReplicationConfiguration", "ReplicationConfiguration", ("PutBucketReplication",),
+          ("DeleteBucketReplication",)),
+    **_s3("OwnershipControls", "OwnershipControls", ("PutBucketOwnershipControls",),
           ("DeleteBucketOwnershipControls",)),
-    **_s3("notification", ("PutBucketNotification", "PutBucketNotificationConfiguration"), ()),
-    **_s3("request-payment", ("PutBucketRequestPayment",), ()),
-    **_s3("accelerate", ("PutBucketAccelerateConfiguration", "PutAccelerateConfiguration"), ()),
-    **_s3("object-lock", ("PutObjectLockConfiguration",), ()),
-    **_s3("public-access-block", ("PutAccountPublicAccessBlock", "PutPublicAccessBlock"),
+    **_s3("NotificationConfiguration", "NotificationConfiguration",
+          ("PutBucketNotification", "PutBucketNotificationConfiguration")),
+    **_s3("ObjectLockConfiguration", "ObjectLockConfiguration", ("PutObjectLockConfiguration",)),
+    **_s3(_PAB, _PAB, ("PutAccountPublicAccessBlock", "PutPublicAccessBlock"),
           ("DeleteAccountPublicAccessBlock", "DeletePublicAccessBlock")),
-    **_named_pair(_IAM, "inline-policy", "PutRolePolicy", "DeleteRolePolicy", "policyName", _DOC),
-    **_named_pair(_IAM, "inline-policy", "PutUserPolicy", "DeleteUserPolicy", "policyName", _DOC),
-    **_named_pair(_IAM, "inline-policy", "PutGroupPolicy", "DeleteGroupPolicy", "policyName",
+    **_named_pair(_IAM, "InlinePolicies", "PutRolePolicy", "DeleteRolePolicy", "policyName",
                   _DOC),
-    (_IAM, "UpdateAssumeRolePolicy"): ("trust-policy", _DOC),
-    **_pair(_IAM, "permissions-boundary", "PutRolePermissionsBoundary",
+    **_named_pair(_IAM, "InlinePolicies", "PutUserPolicy", "DeleteUserPolicy", "policyName",
+                  _DOC),
+    **_named_pair(_IAM, "InlinePolicies", "PutGroupPolicy", "DeleteGroupPolicy", "policyName",
+                  _DOC),
+    (_IAM, "UpdateAssumeRolePolicy"): ("AssumeRolePolicyDocument", _DOC),
+    **_pair(_IAM, "PermissionsBoundary", "PutRolePermissionsBoundary",
             "DeleteRolePermissionsBoundary", field("permissionsBoundary")),
-    **_pair(_IAM, "permissions-boundary", "PutUserPermissionsBoundary",
+    **_pair(_IAM, "PermissionsBoundary", "PutUserPermissionsBoundary",
             "DeleteUserPermissionsBoundary", field("permissionsBoundary")),
-    **{(_IAM, f"{verb}{kind}Policy"): ("attached-policy", membership("policyArn", verb == "Attach"))
+    **{(_IAM, f"{verb}{kind}Policy"): ("AttachedPolicies",
+                                       membership("policyArn", verb == "Attach"))
        for verb in ("Attach", "Detach") for kind in ("Role", "User", "Group")},
-    (_IAM, "AddUserToGroup"): ("group", membership("groupName", True)),
-    (_IAM, "RemoveUserFromGroup"): ("group", membership("groupName", False)),
-    **_pair(_IAM, "login-profile", "CreateLoginProfile", "DeleteLoginProfile",
-            whole_request("userName", "password")),
-    (_IAM, "UpdateLoginProfile"): ("login-profile", whole_request("userName", "password")),
-    (_KMS, "PutKeyPolicy"): ("policy", field("policy")),
-    (_KMS, "EnableKeyRotation"): ("rotation", constant({"enabled": True}, "rotationPeriodInDays")),
-    (_KMS, "DisableKeyRotation"): ("rotation", constant({"enabled": False})),
-    (_KMS, "EnableKey"): ("enabled", constant({"enabled": True})),
-    (_KMS, "DisableKey"): ("enabled", constant({"enabled": False})),
-    **_named_pair(_LAMBDA, "permission", "AddPermission", "RemovePermission", "statementId",
-                  whole_request("functionName", "statementId")),
-    **_pair(_LAMBDA, "concurrency", "PutFunctionConcurrency", "DeleteFunctionConcurrency",
-            whole_request("functionName")),
-    **_pair(_LAMBDA, "url-config", "CreateFunctionUrlConfig", "DeleteFunctionUrlConfig",
-            whole_request("functionName")),
+    (_IAM, "AddUserToGroup"): ("Groups", membership("groupName", True)),
+    (_IAM, "RemoveUserFromGroup"): ("Groups", membership("groupName", False)),
+    **_pair(_IAM, "LoginProfile", "CreateLoginProfile", "DeleteLoginProfile",
+            fields("passwordResetRequired")),
+    (_IAM, "UpdateLoginProfile"): ("LoginProfile", fields("passwordResetRequired")),
+    (_KMS, "PutKeyPolicy"): ("Policy", field("policy")),
+    (_KMS, "EnableKeyRotation"): ("KeyRotationEnabled",
+                                  constant({"enabled": True}, "rotationPeriodInDays")),
+    (_KMS, "DisableKeyRotation"): ("KeyRotationEnabled", constant({"enabled": False})),
+    **_named_pair(_LAMBDA, "Policy", "AddPermission", "RemovePermission", "statementId",
+                  fields("action", "principal", "sourceArn", "sourceAccount", "principalOrgID",
+                         "functionUrlAuthType", "eventSourceToken", "qualifier")),
+    **_pair(_LAMBDA, "Concurrency", "PutFunctionConcurrency", "DeleteFunctionConcurrency",
+            fields("reservedConcurrentExecutions")),
+    **_pair(_LAMBDA, "UrlConfig", "CreateFunctionUrlConfig", "DeleteFunctionUrlConfig",
+            fields("authType", "cors", "invokeMode", "qualifier")),
     ("sns.amazonaws.com", "SetTopicAttributes"): (
-        "attribute", single_attribute("attributeName", "attributeValue")),
-    ("sqs.amazonaws.com", "SetQueueAttributes"): ("attribute", attributes("attributes")),
-    **_pair("secretsmanager.amazonaws.com", "policy", "PutResourcePolicy", "DeleteResourcePolicy",
-            field("resourcePolicy")),
-    **_pair(_ECR, "policy", "SetRepositoryPolicy", "DeleteRepositoryPolicy", field("policyText")),
-    **_pair(_ECR, "lifecycle-policy", "PutLifecyclePolicy", "DeleteLifecyclePolicy",
+        "Attributes", named("attributeName", field("attributeValue"))),
+    ("sqs.amazonaws.com", "SetQueueAttributes"): ("Attributes", attributes("attributes")),
+    **_pair("secretsmanager.amazonaws.com", "ResourcePolicy", "PutResourcePolicy",
+            "DeleteResourcePolicy", field("resourcePolicy")),
+    **_pair(_ECR, "Policy", "SetRepositoryPolicy", "DeleteRepositoryPolicy", field("policyText")),
+    **_pair(_ECR, "LifecyclePolicy", "PutLifecyclePolicy", "DeleteLifecyclePolicy",
             field("lifecyclePolicyText")),
     (_ECR, "PutImageScanningConfiguration"): (
-        "image-scanning", field("imageScanningConfiguration")),
-    (_ECR, "PutImageTagMutability"): ("image-tag-mutability", whole_request("repositoryName")),
-    ("cloudtrail.amazonaws.com", "StartLogging"): ("logging", constant({"isLogging": True})),
-    ("cloudtrail.amazonaws.com", "StopLogging"): ("logging", constant({"isLogging": False})),
-    ("cloudtrail.amazonaws.com", "PutEventSelectors"): (
-        "event-selectors", whole_request("trailName")),
-    (_EC2, "EnableEbsEncryptionByDefault"): ("ebs-encryption-by-default",
+        "ImageScanningConfiguration", field("imageScanningConfiguration")),
+    (_ECR, "PutImageTagMutability"): ("ImageTagMutability", fields("imageTagMutability")),
+    (_TRAIL, "StartLogging"): ("Status", constant({"IsLogging": True})),
+    (_TRAIL, "StopLogging"): ("Status", constant({"IsLogging": False})),
+    (_TRAIL, "PutEventSelectors"): ("EventSelectors",
+                                    fields("eventSelectors", "advancedEventSelectors")),
+    (_EC2, "EnableEbsEncryptionByDefault"): ("EbsEncryptionByDefault",
                                              constant({"enabled": True})),
-    (_EC2, "DisableEbsEncryptionByDefault"): ("ebs-encryption-by-default",
+    (_EC2, "DisableEbsEncryptionByDefault"): ("EbsEncryptionByDefault",
                                               constant({"enabled": False})),
-    (_EC2, "EnableSerialConsoleAccess"): ("serial-console-access", constant({"enabled": True})),
-    (_EC2, "DisableSerialConsoleAccess"): ("serial-console-access", constant({"enabled": False})),
-    (_EC2, "EnableImageBlockPublicAccess"): ("image-block-public-access",
-                                             constant({"enabled": True})),
-    (_EC2, "DisableImageBlockPublicAccess"): ("image-block-public-access",
-                                              constant({"enabled": False})),
-    (_EC2, "EnableSnapshotBlockPublicAccess"): ("snapshot-block-public-access",
-                                                whole_request()),
-    (_EC2, "DisableSnapshotBlockPublicAccess"): ("snapshot-block-public-access", removed()),
+    (_EC2, "EnableSerialConsoleAccess"): ("SerialConsoleAccess", constant({"enabled": True})),
+    (_EC2, "DisableSerialConsoleAccess"): ("SerialConsoleAccess", constant({"enabled": False})),
+    (_EC2, "EnableImageBlockPublicAccess"): ("ImageBlockPublicAccess",
+                                             fields("imageBlockPublicAccessState")),
+    (_EC2, "DisableImageBlockPublicAccess"): ("ImageBlockPublicAccess", removed()),
+    (_EC2, "EnableSnapshotBlockPublicAccess"): ("SnapshotBlockPublicAccess", fields("state")),
+    (_EC2, "DisableSnapshotBlockPublicAccess"): ("SnapshotBlockPublicAccess", removed()),
 }  # fmt: skip
