@@ -55,8 +55,13 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--offline", is_flag=True, help="Call no cloud API; state comes from the events.")
 @click.option("--batch-size", default=1000, show_default=True, help="Records per commit.")
+@click.option(
+    "--rules/--no-rules", default=True, show_default=True, help="Evaluate compliance rules after."
+)
 @lake_option
-def ingest(lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int) -> None:
+def ingest(
+    lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int, rules: bool
+) -> None:
     """Process event files through the same code the Dagster jobs run."""
     from resolvers.aws.describe import OfflineDescriber
     from resolvers.ingest import ingest_files
@@ -71,6 +76,14 @@ def ingest(lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int) 
         f"{report.total('versions_written')} versions written, "
         f"{report.total('unresolved_events')} unresolved"
     )
+    if rules:
+        from resolvers.compliance.evaluate import evaluate
+
+        result = evaluate(lake)
+        click.echo(
+            f"compliance: {result.versions} versions and {result.events} events judged, "
+            f"{result.findings} findings in scope, {result.alerts_queued} alerts queued"
+        )
 
 
 @main.command()
