@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers.aws.arns import arn_fields
-from resolvers.aws.catalog import CatalogEntry, Registry, account_of, classify, registry
+from resolvers.aws.catalog import (
+    CLASS_OF_EFFECT,
+    READ_PREFIXES,
+    CatalogEntry,
+    Registry,
+    account_of,
+    registry,
+)
 from resolvers.aws.resolve_attribution import Attribution, attribution
 from resolvers.aws.resolve_state import creation_document, resource_id, subdocument_parts
 from resolvers.aws.resolve_subdocs import DELETED
@@ -47,6 +54,7 @@ class Envelope:
 
 
 def _text(mapping: Mapping[str, Any], key: str) -> str | None:
+    """A non-empty string field, else None."""
     value = mapping.get(key)
     return value if isinstance(value, str) and value else None
 
@@ -104,10 +112,8 @@ def resolve_cloudtrail_record(
     catalog = catalog or registry()
     detail = unwrap(record)
     env = envelope(record, detail, fallback_id, payload)
-    try:
-        classification = classify(record, catalog)
-    except (TypeError, ValueError, AttributeError):
-        classification = "unknown"
+    entry = _lookup(catalog, env.event_source, env.event_name, _text(detail, "apiVersion"))
+    classification = _classify(detail, env, entry)
     raw = RawRecord(
         env.event_id, SOURCE, "aws", env.account, env.region, env.event_time, classification,
         payload, record_hash,
@@ -116,15 +122,47 @@ def resolve_cloudtrail_record(
     if classification == "unknown":
         name = f"{env.event_source} {env.event_name}"
         batch.unresolved.append(_unresolved(env, "unknown_event", f"no catalog entry for {name}"))
-    elif classification == "change":
+    elif classification == "change" and entry is not None:
         try:
-            resolve_change(batch, detail, env, salt, catalog)
+            resolve_change(batch, detail, env, salt, catalog, entry)
         except Unresolvable as exc:
             batch.unresolved.append(_unresolved(env, exc.reason, exc.detail))
         except Exception as exc:  # a resolver bug must not lose the record: explain it
             detail_text = f"{type(exc).__name__}: {exc}"[:500]
             batch.unresolved.append(_unresolved(env, "resolver_error", detail_text))
     return batch
+
+
+_ENTRIES: dict[tuple[int, str, str, str], CatalogEntry | None] = {}
+
+
+def _lookup(
+    catalog: Registry, source: str | None, name: str | None, api: str | None
+) -> CatalogEntry | None:
+    """The catalog entry of an event, cached per (catalog, source, name, apiVersion)."""
+    if source is None or name is None:
+        return None
+    key = (id(catalog), source, name, api or "")
+    if key not in _ENTRIES:
+        if len(_ENTRIES) > 50_000:
+            _ENTRIES.clear()
+        _ENTRIES[key] = catalog.lookup(source, name, api)
+    return _ENTRIES[key]
+
+
+def _classify(detail: Mapping[str, Any], env: Envelope, entry: CatalogEntry | None) -> str:
+    """:func:`resolvers.aws.catalog.classify` on an entry already looked up."""
+    if detail.get("errorCode"):
+        return "error"
+    if env.event_source is None or env.event_name is None:
+        return "unknown"
+    if entry is not None:
+        return CLASS_OF_EFFECT[entry.effect]
+    if detail.get("eventCategory") == "Data":
+        return "data"
+    if detail.get("readOnly") in (True, "true") or env.event_name.startswith(READ_PREFIXES):
+        return "read"
+    return "unknown"
 
 
 def _unresolved(env: Envelope, reason: str, detail: str) -> Unresolved:
@@ -139,13 +177,9 @@ def resolve_change(
     env: Envelope,
     salt: bytes,
     catalog: Registry,
+    entry: CatalogEntry,
 ) -> None:
     """The asset_changes rows and event-carried observations of one change record."""
-    entry = catalog.lookup(
-        env.event_source or "", env.event_name or "", _text(detail, "apiVersion")
-    )
-    if entry is None:
-        raise Unresolvable("unknown_event", f"no catalog entry for {env.event_name}")
     if env.event_time is None:
         raise Unresolvable("no_event_time", "a change record without a readable eventTime")
     found = targets(detail, entry, catalog)
