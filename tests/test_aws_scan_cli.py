@@ -18,6 +18,7 @@ from resolvers.aws.scan_moto import moto_env, shared_server
 from resolvers.aws.scan_plan import ScanOptions, ScopeTask, scope_tasks
 from resolvers.aws.scan_policy import actions
 from resolvers.aws.types.catalog import registry, select
+from resolvers.bench.scan import hourly_calls, measure_describes, measure_scan
 from resolvers.lake.storage import Lake
 from resolvers.scan_scope import COMPLETE
 
@@ -112,3 +113,19 @@ def test_concurrency_is_capped_per_account_and_per_service(tmp_path: Path) -> No
     assert max(v for k, v in peaks.items() if len(k) == 1 and k != ("all",)) == 3
     assert max(v for k, v in peaks.items() if len(k) == 2) == 2
     assert peaks[("all",)] <= 6
+
+
+@pytest.mark.service
+def test_cost_model_inputs() -> None:
+    """The bench's scan figures: a small seeded account scanned, describes counted per type."""
+    server = shared_server()
+    scan = measure_scan(assets=12, server=server)
+    assert scan["scan_assets"] >= 12 and scan["scan_api_calls_per_asset"] > 0
+    assert scan["scan_assets_per_s"] > 0
+    describes = measure_describes(server=server)
+    assert set(describes["event_api_calls_per_change_by_type"]) == set(registry())
+    assert describes["event_api_calls_per_change_by_type"]["AWS::SQS::Queue"] == 2
+    assert describes["event_api_calls_per_change"] > 1
+    (row,) = hourly_calls(1.5, 2.0, sizes=(1000,))
+    assert row == {"assets": 1000.0, "hourly_scan_calls": 1500, "event_path_calls": 20.0,
+                   "ratio": 75.0}  # fmt: skip
