@@ -167,8 +167,12 @@ def test_run_and_terminate_fan_out_over_instance_items() -> None:
     assert {c.action for c in batch.changes} == {"create"}
     configs = {o.asset_key: json.loads(o.config) for o in batch.observations}
     assert configs[f"{EC2}:instance/i-02"]["instanceId"] == "i-02"
-    stop = event("TerminateInstances", requestParameters={
-        "instancesSet": {"items": [{"instanceId": "i-01"}, {"instanceId": "i-02"}]}})
+    stop = event(
+        "TerminateInstances",
+        requestParameters={
+            "instancesSet": {"items": [{"instanceId": "i-01"}, {"instanceId": "i-02"}]}
+        },
+    )
     batch = resolve(stop)
     assert [c.action for c in batch.changes] == ["delete", "delete"]
     assert all(o.is_deleted for o in batch.observations) and len(batch.observations) == 2
@@ -178,9 +182,13 @@ def test_create_tags_over_mixed_ids_by_prefix() -> None:
     """CreateTags names resources of any type by id; unknown prefixes are skipped."""
     ids = ["i-1", "sg-2", "vpc-3", "subnet-4", "vol-5", "snap-6", "ami-7", "acl-8", "rtb-9",
            "igw-10", "eni-11", "mystery-12"]  # fmt: skip
-    tags = event("CreateTags", requestParameters={
-        "resourcesSet": {"items": [{"resourceId": i} for i in ids]},
-        "tagSet": {"items": [{"key": "env", "value": "prod"}]}})
+    tags = event(
+        "CreateTags",
+        requestParameters={
+            "resourcesSet": {"items": [{"resourceId": i} for i in ids]},
+            "tagSet": {"items": [{"key": "env", "value": "prod"}]},
+        },
+    )
     batch = resolve(tags)
     types = [c.resource_type for c in batch.changes]
     assert len(types) == 11 and "AWS::EC2::NetworkInterface" in types
@@ -191,8 +199,12 @@ def test_create_tags_over_mixed_ids_by_prefix() -> None:
 
 def test_attach_volume_updates_both_sides() -> None:
     """AttachVolume changes the volume and the instance."""
-    batch = resolve(event("AttachVolume", requestParameters={
-        "volumeId": "vol-1", "instanceId": "i-1", "device": "/dev/sdf"}))
+    batch = resolve(
+        event(
+            "AttachVolume",
+            requestParameters={"volumeId": "vol-1", "instanceId": "i-1", "device": "/dev/sdf"},
+        )
+    )
     assert keys(batch, "target") == [f"{EC2}:volume/vol-1"]
     assert keys(batch, "related") == [f"{EC2}:instance/i-1"]
 
@@ -200,15 +212,28 @@ def test_attach_volume_updates_both_sides() -> None:
 def test_attach_role_policy_updates_role_and_customer_policy() -> None:
     """The role and a customer-managed policy change; an AWS-managed one is nobody's asset."""
     policy = f"{IAM}:policy/team/deploy"
-    batch = resolve(event("AttachRolePolicy", "iam.amazonaws.com", requestParameters={
-        "roleName": "builder", "policyArn": policy}))
+    batch = resolve(
+        event(
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            requestParameters={"roleName": "builder", "policyArn": policy},
+        )
+    )
     assert keys(batch, "target") == [f"{IAM}:role/builder"]
     assert keys(batch, "related") == [f"{IAM}:policy/deploy"]
     part = f"{IAM}:role/builder#AttachedPolicies/{policy}"
     assert keys(batch, "part") == [part]
     assert [o.asset_key for o in batch.observations] == [part]
-    managed = resolve(event("AttachRolePolicy", "iam.amazonaws.com", requestParameters={
-        "roleName": "builder", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}))
+    managed = resolve(
+        event(
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            requestParameters={
+                "roleName": "builder",
+                "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+            },
+        )
+    )
     assert keys(managed, "related") == []
 
 
@@ -228,8 +253,17 @@ def test_sub_resource_events_update_the_parent(corpus_lines: list) -> None:
     """PutBucketPolicy changes the bucket; the policy is observed whole under bucket#Policy."""
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
               "Action": "s3:*", "Resource": "arn:aws:s3:::logs"}]}  # fmt: skip
-    put = resolve(event("PutBucketPolicy", "s3.amazonaws.com", requestParameters={
-        "bucketName": "logs", "Host": "logs.s3.amazonaws.com", "bucketPolicy": policy}))
+    put = resolve(
+        event(
+            "PutBucketPolicy",
+            "s3.amazonaws.com",
+            requestParameters={
+                "bucketName": "logs",
+                "Host": "logs.s3.amazonaws.com",
+                "bucketPolicy": policy,
+            },
+        )
+    )
     assert keys(put, "target") == ["arn:aws:s3:::logs"]
     assert put.changes[0].action == "update" and put.changes[0].region == "eu-west-1"
     (observed,) = put.observations
@@ -254,12 +288,20 @@ def test_secret_named_by_name_and_by_arn_is_one_asset() -> None:
 
 def test_account_level_settings_resolve_to_the_account(corpus_lines: list) -> None:
     """An event with no resource (EnableSerialConsoleAccess) changes the account's settings."""
-    enable = resolve(event("EnableSerialConsoleAccess", requestParameters={
-        "EnableSerialConsoleAccessRequest": ""}))
+    enable = resolve(
+        event(
+            "EnableSerialConsoleAccess", requestParameters={"EnableSerialConsoleAccessRequest": ""}
+        )
+    )
     assert keys(enable, "account") == [f"{EC2}:account"]
     assert keys(enable, "part") == [f"{EC2}:account#SerialConsoleAccess"]
-    block = resolve(event("PutAccountPublicAccessBlock", "s3.amazonaws.com", requestParameters={
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True}}))
+    block = resolve(
+        event(
+            "PutAccountPublicAccessBlock",
+            "s3.amazonaws.com",
+            requestParameters={"PublicAccessBlockConfiguration": {"BlockPublicAcls": True}},
+        )
+    )
     assert keys(block)[0] == f"arn:aws:s3::{ACCOUNT}:account"
 
 
@@ -291,8 +333,13 @@ def test_assumed_role_attribution() -> None:
 def test_service_and_root_principals() -> None:
     """An AWS service is named by invokedBy; the root user by the account's root ARN."""
     service = {"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}
-    batch = resolve(event("TerminateInstances", userIdentity=service, requestParameters={
-        "instancesSet": {"items": [{"instanceId": "i-1"}]}}))
+    batch = resolve(
+        event(
+            "TerminateInstances",
+            userIdentity=service,
+            requestParameters={"instancesSet": {"items": [{"instanceId": "i-1"}]}},
+        )
+    )
     assert batch.changes[0].principal == "autoscaling.amazonaws.com"
     assert batch.changes[0].invoked_by == "autoscaling.amazonaws.com"
     root = resolve(event("DeleteVolume", userIdentity={"type": "Root", "accountId": ACCOUNT},
@@ -312,21 +359,35 @@ def test_eventbridge_envelope_resolves_like_the_bare_record() -> None:
 
 def test_request_and_response_are_redacted_and_hidden_values_kept() -> None:
     """Secrets never reach asset_changes; CloudTrail's hidden markers stay as markers."""
-    batch = resolve(event("ModifyInstanceAttribute", requestParameters={
-        "instanceId": "i-1", "userData": "c2VjcmV0", "note": "HIDDEN_DUE_TO_SECURITY_REASONS"}))
+    batch = resolve(
+        event(
+            "ModifyInstanceAttribute",
+            requestParameters={
+                "instanceId": "i-1",
+                "userData": "c2VjcmV0",
+                "note": "HIDDEN_DUE_TO_SECURITY_REASONS",
+            },
+        )
+    )
     request = json.loads(batch.changes[0].request or "{}")
     assert request["userData"].startswith("<redacted>")
     assert request["note"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
-    hidden = resolve(event("PutBucketPolicy", "s3.amazonaws.com", requestParameters={
-        "bucketName": "b", "bucketPolicy": "HIDDEN_DUE_TO_SECURITY_REASONS"}))
+    hidden = resolve(
+        event(
+            "PutBucketPolicy",
+            "s3.amazonaws.com",
+            requestParameters={"bucketName": "b", "bucketPolicy": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+        )
+    )
     assert keys(hidden) == ["arn:aws:s3:::b"]  # the bucket changed, to what is not known
     assert hidden.observations == []
 
 
 def test_omitted_parameters_are_unresolved_with_their_reason() -> None:
     """An oversized request CloudTrail omitted names no asset: unresolved, not lost."""
-    batch = resolve(event("ModifyVolume", requestParameters={"omitted": True,
-                                                             "originalSize": 204800}))
+    batch = resolve(
+        event("ModifyVolume", requestParameters={"omitted": True, "originalSize": 204800})
+    )
     assert batch.raw[0].classification == "change" and batch.changes == []
     assert [u.reason for u in batch.unresolved] == ["parameters_omitted"]
 
@@ -385,10 +446,23 @@ def test_fast_paths_agree_with_jmespath(corpus_lines: list) -> None:
 
 def test_sub_documents_the_event_does_not_carry_are_not_invented(corpus_lines: list) -> None:
     """A PutBucketEncryption whose configuration was stripped changes the bucket, no state."""
-    stripped = resolve(event("PutBucketEncryption", "s3.amazonaws.com", requestParameters={
-        "bucketName": "b", "host": "b.s3.amazonaws.com"}))
+    stripped = resolve(
+        event(
+            "PutBucketEncryption",
+            "s3.amazonaws.com",
+            requestParameters={"bucketName": "b", "host": "b.s3.amazonaws.com"},
+        )
+    )
     assert keys(stripped) == ["arn:aws:s3:::b"] and stripped.observations == []
-    logging_off = resolve(event("PutBucketLogging", "s3.amazonaws.com", requestParameters={
-        "bucketName": "b", "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/"}}))
+    logging_off = resolve(
+        event(
+            "PutBucketLogging",
+            "s3.amazonaws.com",
+            requestParameters={
+                "bucketName": "b",
+                "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/"},
+            },
+        )
+    )
     (observed,) = logging_off.observations  # an empty status is a state: logging disabled
     assert (observed.asset_key, json.loads(observed.config)) == ("arn:aws:s3:::b#Logging", {})

@@ -161,7 +161,10 @@ def built_sample(entry: CatalogEntry, type_name: str) -> dict[str, Any]:
         if extractor.var in done or not simple or extractor.path.startswith("userIdentity"):
             continue
         arn_type = type_name if type_name in registry().types else entry.resource_type
-        value = template_arn(arn_type) if extractor.var == "arn" else value_for(extractor.var)
+        if extractor.var == "arn" and arn_type is not None:
+            value = template_arn(arn_type)
+        else:
+            value = value_for(extractor.var)
         _set(record, extractor.path, value)
         done.add(extractor.var)
     return record

@@ -59,9 +59,9 @@ _STEPS: dict[str, tuple[tuple[str, bool], ...] | None] = {}
 
 def values_at(detail: Mapping[str, Any], path: str) -> list[str]:
     """The identifier strings a JMESPath finds in a record (compiled once per path)."""
-    steps = _STEPS.get(path, False)
-    if steps is False:
-        steps = _STEPS[path] = simple_path(path)
+    if path not in _STEPS:
+        _STEPS[path] = simple_path(path)
+    steps = _STEPS[path]
     try:
         if steps is not None:
             return scalar_values(search_simple(steps, detail))
