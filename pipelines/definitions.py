@@ -13,6 +13,12 @@ import dagster as dg
 from assets.lake import asset_versions_chains, drain_job, findings, raw_events, resolve_landed
 from pipelines.jobs import ingest_files_job, lake_maintenance_job
 from pipelines.resources import resources
+from pipelines.scans import (
+    aws_daily_scan_schedule,
+    aws_scan_job,
+    gcp_daily_scan_schedule,
+    gcp_scan_job,
+)
 from pipelines.schedules import lake_maintenance_schedule
 from sensors.catalog import STREAM_SENSORS
 
@@ -31,9 +37,9 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_events, resolve_landed, findings],
         asset_checks=[asset_versions_chains],
-        jobs=[drain_job, lake_maintenance_job, ingest_files_job],
+        jobs=[drain_job, lake_maintenance_job, ingest_files_job, aws_scan_job, gcp_scan_job],
         sensors=[*STREAM_SENSORS, findings_automation_sensor],
-        schedules=[lake_maintenance_schedule],
+        schedules=[lake_maintenance_schedule, aws_daily_scan_schedule, gcp_daily_scan_schedule],
         resources=resources(),
     )
 

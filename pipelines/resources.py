@@ -11,4 +11,6 @@ __all__ = ["LakeResource", "resources"]
 
 def resources() -> dict[str, dg.ConfigurableResource]:
     """Every resource of the code location, by key."""
-    return {"lake": lake_resource(), "streams": streams_resource()}
+    from pipelines.scans import scan_resource
+
+    return {"lake": lake_resource(), "streams": streams_resource(), "scans": scan_resource()}
