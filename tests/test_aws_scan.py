@@ -314,3 +314,18 @@ def _event(
         event_ids=(event_id,), salt=lake.salt, account_id=ACCOUNT, region="us-east-1",
         principal="arn:aws:iam::123456789012:user/alice",
     )  # fmt: skip
+
+
+def test_an_account_whose_role_cannot_be_assumed_is_denied_once(moto: Moto, lake: Lake) -> None:
+    """AssumeRole refused: every scope of that account is denied (STS asked once), the other
+    account is scanned."""
+    moto.reader().client("sqs", "us-east-1").create_queue(QueueName="own")
+    counter = CallCounter()
+    result = moto.scan(
+        lake, Fault("sts", "AssumeRole", denied), types=(QUEUE, TOPIC),
+        accounts=(ACCOUNT, "111111111111"), hooks=(counter,),
+    )  # fmt: skip
+    statuses = {(o.task.account, o.status) for o in result.outcomes}
+    assert statuses == {(ACCOUNT, "complete"), ("111111111111", "denied")}
+    assert counter.calls[("sts", "AssumeRole")] == 1
+    assert live(lake) == {f"arn:aws:sqs:us-east-1:{ACCOUNT}:own"}

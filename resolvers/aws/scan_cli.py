@@ -1,19 +1,19 @@
 """What ``assetlake scan aws`` and ``assetlake iam-policy`` do, below the click wiring.
 
-The progress bar (rich, on stderr) advances one step per finished scope and shows the assets
-read so far; the summary is a few lines on stdout.
+The progress bar (click's, on stderr) advances one step per finished scope and shows the
+assets read so far; the summary is a few lines on stdout.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+import click
 
 from resolvers.aws.scan import AwsScanResult, scan_aws
 from resolvers.aws.scan import Progress as ScanProgress
@@ -31,26 +31,42 @@ def scan_options(config_file: Path | None, overrides: dict[str, Any]) -> ScanOpt
     return options.merged(overrides)
 
 
+class ProgressBar:
+    """click's progress bar on stderr, opened once the scan knows how many scopes it has."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, progress: ScanProgress) -> None:
+        """Advance to ``progress`` (one step per finished scope)."""
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=progress.scopes_total, label="scanning", file=sys.stderr, show_pos=True
+            )
+            self._bar.__enter__()
+        self._bar.label = f"scanning ({progress.assets} assets)"
+        self._bar.update(progress.scopes_done - self._done)
+        self._done = progress.scopes_done
+
+    def close(self) -> None:
+        """Finish the bar's line."""
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
 @contextmanager
 def progress_bar(enabled: bool) -> Iterator[Callable[[ScanProgress], None] | None]:
-    """A rich progress bar on stderr, fed by the scan's progress callback."""
-    if not enabled:
+    """A progress callback drawing on stderr (None when disabled or stderr is no terminal:
+    logs get the summary only)."""
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
-    columns = (
-        TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("scopes"),
-        TextColumn("{task.fields[assets]} assets"), TimeElapsedColumn(),
-    )  # fmt: skip
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("scan", total=None, assets=0)
-
-        def update(progress: ScanProgress) -> None:
-            bar.update(
-                task, completed=progress.scopes_done, total=progress.scopes_total,
-                assets=progress.assets,
-            )  # fmt: skip
-
-        yield update
+    bar = ProgressBar()
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def run_scan(lake: Lake, options: ScanOptions, show_progress: bool) -> AwsScanResult:

@@ -125,6 +125,7 @@ class Sessions:
         self.options = options
         self.base = base or boto3.Session()
         self._readers: dict[str, AccountReader] = {}
+        self._refused: dict[str, Exception] = {}  # accounts whose role could not be assumed
         self._local: str | None = None
         self._lock = threading.Lock()
 
@@ -137,14 +138,21 @@ class Sessions:
             return self._local
 
     def reader(self, account_id: str) -> AccountReader:
-        """The reader of one account (assumes the role on first use for another account)."""
+        """The reader of one account (assumes the role on first use for another account; a
+        refusal is remembered and raised again without asking STS twice)."""
         local = self.local_account()
         with self._lock:
             found = self._readers.get(account_id)
-            if found is None:
+            if found is not None:
+                return found
+            if account_id in self._refused:
+                raise self._refused[account_id]
+            try:
                 session = self.base if account_id == local else self._assumed(account_id)
-                found = AccountReader(account_id, session, self.options)
-                self._readers[account_id] = found
+            except Exception as error:
+                self._refused[account_id] = error
+                raise
+            found = self._readers[account_id] = AccountReader(account_id, session, self.options)
         return found
 
     def role_arn(self, account_id: str, region: str = "us-east-1") -> str:
