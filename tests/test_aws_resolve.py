@@ -303,3 +303,8 @@ def test_account_level_settings_resolve_to_the_account(corpus_lines: list) -> No
         )
     )
     assert keys(block)[0] == f"arn:aws:s3::{ACCOUNT}:account"
+    password = resolve(event("UpdateAccountPasswordPolicy", "iam.amazonaws.com",
+                             requestParameters={"minimumPasswordLength": 14}))  # fmt: skip
+    assert [(c.asset_key, c.resource_type) for c in password.changes] == [
+        (f"{IAM}:password-policy", "AWS::IAM::AccountPasswordPolicy")
+    ]

@@ -7,7 +7,6 @@ new rule is a line here and a sample event in tests/test_aws_resolve_core.py.
 from __future__ import annotations
 
 from collections import Counter
-from types import MappingProxyType
 
 from resolvers.aws.catalog import CatalogEntry, Registry
 from resolvers.aws.catalog_arn import arn_service
@@ -110,12 +109,17 @@ SECRET_PATHS = (
 )
 SECRET_EVENTS = frozenset({"PutResourcePolicy", "DeleteResourcePolicy", "ValidateResourcePolicy"})
 
-# Events the catalog types, that nevertheless change account-level settings.
-ACCOUNT_LEVEL: dict[str, frozenset[str]] = {}
+# Account-level settings with a key and type of their own (the describers use the same ones,
+# resolvers/aws/types/iam_account.py); IAM's other account settings are the account root's.
+ACCOUNT_ASSETS: dict[tuple[str, str], tuple[str, str]] = {
+    ("iam.amazonaws.com", "UpdateAccountPasswordPolicy"): (
+        "password-policy", "AWS::IAM::AccountPasswordPolicy"),
+    ("iam.amazonaws.com", "DeleteAccountPasswordPolicy"): (
+        "password-policy", "AWS::IAM::AccountPasswordPolicy"),
+}  # fmt: skip
+IAM_ACCOUNT_TYPE = "AWS::IAM::AccountSummary"
 # Events whose ARN may name a resource of any type (the type comes from the ARN).
-GENERIC_ARN_EVENTS = MappingProxyType(
-    {name: True for name in ("TagResource", "UntagResource", "AddTags", "RemoveTags")}
-)
+GENERIC_ARN_EVENTS = frozenset({"TagResource", "UntagResource", "AddTags", "RemoveTags"})
 # Sub-resource types whose events change their parent (PutBucketPolicy changes the bucket).
 PARENT_TYPES: dict[str, str] = {
     "AWS::S3::BucketPolicy": "AWS::S3::Bucket",

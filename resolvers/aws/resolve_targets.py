@@ -92,9 +92,7 @@ def primary(ctx: Context) -> list[Target]:
     if arns:
         action = entry.action or "update"
         return [Target(a, type_of(ctx, a), action) for a in dict.fromkeys(arns)]
-    if entry.resource_type is None or entry.event_name in rules.ACCOUNT_LEVEL.get(
-        entry.service, ()
-    ):
+    if entry.resource_type is None:
         return [account_target(ctx)]
     raise _no_identifier(ctx)
 
@@ -116,7 +114,7 @@ def _usable(arn: str) -> bool:
 def type_of(ctx: Context, arn: str) -> str:
     """The CloudFormation type of one of the event's ARNs."""
     entry = ctx.entry
-    if entry.resource_type and not rules.GENERIC_ARN_EVENTS.get(entry.event_name):
+    if entry.resource_type and entry.event_name not in rules.GENERIC_ARN_EVENTS:
         return rules.PARENT_TYPES.get(entry.resource_type, entry.resource_type)
     found = ctx.catalog.type_for_arn(arn) or entry.resource_type
     if found is None:
@@ -128,9 +126,13 @@ def type_of(ctx: Context, arn: str) -> str:
 def account_target(ctx: Context) -> Target:
     """The account-level settings asset of the event's service (docs/resolution.md)."""
     service = rules.arn_service_of(ctx.entry)
-    regional = service not in rules.GLOBAL_SERVICES
-    key = account_arn(service, ctx.account, ctx.region, regional)
-    kind = f"AWS::{rules.namespace(ctx.catalog, service)}::Account"
+    own = rules.ACCOUNT_ASSETS.get((ctx.entry.event_source, ctx.entry.event_name))
+    if own is not None:
+        key = f"arn:{partition(ctx.region)}:{service}::{ctx.account or ''}:{own[0]}"
+        return Target(key, own[1], "update", "account")
+    key = account_arn(service, ctx.account, ctx.region, service not in rules.GLOBAL_SERVICES)
+    namespace = rules.namespace(ctx.catalog, service)
+    kind = rules.IAM_ACCOUNT_TYPE if service == "iam" else f"AWS::{namespace}::Account"
     return Target(key, kind, "update", "account")
 
 
