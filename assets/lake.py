@@ -31,12 +31,19 @@ raw_events = dg.AssetSpec(
 
 
 class DrainConfig(dg.Config):
-    """Which landed records a drain run resolves."""
+    """Which landed records a drain run resolves, and for how long it follows the stream."""
 
     consumer: str = Field(description="Whose watermark: one per raw_events source.")
     default_source: str = Field(description="The raw_events source of records of unknown shape.")
     sources: list[str] = Field(description="The raw_events sources this consumer resolves.")
     batch_size: int = Field(default=1000, gt=0, description="Records per commit.")
+    follow_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Keep draining what is landed for this long (a following run keeps its "
+        "writer's indexes warm and needs no run launch per micro-batch); 0: drain once.",
+    )
+    poll_seconds: float = Field(default=0.5, gt=0, description="Pause when nothing is landed.")
 
 
 @dg.multi_asset(
@@ -66,23 +73,46 @@ class DrainConfig(dg.Config):
     can_subset=False,
 )
 def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake: LakeResource):
-    """Resolve everything landed since the consumer's watermark, and commit the results."""
+    """Resolve everything landed since the consumer's watermark, and commit the results; with
+    ``follow_seconds``, keep doing so, reporting a materialisation for every drained batch."""
     started = time.perf_counter()
+    deadline = time.monotonic() + config.follow_seconds
     try:
-        result = drain(
-            LakeWriter(lake.get_lake().create()),
-            config.consumer,
-            config.default_source,
-            config.sources,
-            config.batch_size,
-        )
+        writer = LakeWriter(lake.get_lake().create())
+        results = []
+        while True:
+            drained = time.perf_counter()
+            result = drain(
+                writer, config.consumer, config.default_source, config.sources, config.batch_size
+            )
+            results.append(result)
+            if result.records and config.follow_seconds:
+                for event in _drain_materialisations(result, time.perf_counter() - drained):
+                    context.log_event(
+                        dg.AssetMaterialization(event.asset_key, metadata=event.metadata)
+                    )
+            if time.monotonic() >= deadline:
+                break
+            if not result.records:
+                time.sleep(min(config.poll_seconds, max(0.0, deadline - time.monotonic())))
     except AssetlakeError as exc:
         raise dg.Failure(description=str(exc)) from exc
+    total = _combined(results)
     context.log.info(
-        f"{config.consumer}: resolved {result.records} records of raw_events versions "
-        f"{result.from_version}..{result.to_version} in {time.perf_counter() - started:.2f} s"
+        f"{config.consumer}: resolved {total.records} records of raw_events versions "
+        f"{total.from_version}..{total.to_version} in {time.perf_counter() - started:.2f} s"
     )
-    yield from _drain_materialisations(result, time.perf_counter() - started)
+    yield from _drain_materialisations(total, time.perf_counter() - started)
+
+
+def _combined(results: list[DrainResult]) -> DrainResult:
+    """One DrainResult for the drains of a run (the lags of the last one that drained)."""
+    last = next((r for r in reversed(results) if r.records), results[-1])
+    total = DrainResult(results[0].consumer, results[0].from_version, results[-1].to_version)
+    total.records = sum(r.records for r in results)
+    total.batches = [b for r in results for b in r.batches]
+    total.event_lag_s, total.landing_lag_s = last.event_lag_s, last.landing_lag_s
+    return total
 
 
 def _drain_materialisations(result: DrainResult, seconds: float):

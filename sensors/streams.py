@@ -11,6 +11,7 @@ safely when it cannot be decoded. A source that is down or not configured is a s
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from resolvers.lake.writer import LakeWriter
 from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
 
 TICK_BUDGET_S = 8.0
+FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
+DEFAULT_FOLLOW_S = 120.0
 MIN_INTERVAL_S = 5  # the sensor daemon evaluates at most every 5 s whatever is asked
 LIMITS = PullLimits(max_records=5000, max_bytes=32 * 1024 * 1024, max_seconds=3.0)
 CONSUMERS = {  # consumer -> (default source, sources it resolves)
@@ -84,18 +87,30 @@ def pump_for(writer: LakeWriter, source: StreamSource, budget_s: float) -> list[
     return results
 
 
+def follow_seconds() -> float:
+    """How long a drain run follows its stream (``$ASSETLAKE_DRAIN_FOLLOW_SECONDS``)."""
+    return float(os.environ.get(FOLLOW_ENV, DEFAULT_FOLLOW_S))
+
+
 def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> list[dg.RunRequest]:
-    """A drain run for every consumer of the stream that lags behind raw_events."""
+    """A drain run for every consumer of the stream that lags behind raw_events.
+
+    A drain run follows its stream for ``follow_seconds`` (one run per consumer and window: the
+    run queue starts the next when the current ends), or drains once when that is 0 (one run
+    per raw_events version landed).
+    """
     version = writer.lake.table(RAW_EVENTS.name).version()
+    follow = follow_seconds()
+    token = int(time.time() // follow) if follow > 0 else version
     requests = []
     for consumer in spec.consumers:
-        if watermark(writer, consumer) >= version or cursor.requested.get(consumer) == version:
+        if watermark(writer, consumer) >= version or cursor.requested.get(consumer) == token:
             continue
         default_source, sources = CONSUMERS[consumer]
-        cursor.requested[consumer] = version
+        cursor.requested[consumer] = token
         requests.append(
             dg.RunRequest(
-                run_key=f"{consumer}:{version}",
+                run_key=f"{consumer}:{'window' if follow > 0 else 'version'}-{token}",
                 job_name=drain_job.name,
                 run_config={
                     "ops": {
@@ -104,6 +119,7 @@ def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> 
                                 "consumer": consumer,
                                 "default_source": default_source,
                                 "sources": sources,
+                                "follow_seconds": follow,
                             }
                         }
                     }

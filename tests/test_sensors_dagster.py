@@ -5,6 +5,8 @@ Publish, tick, run, read the rows: what the daemon does, minus the daemon.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +24,12 @@ from sensors.streams import StreamCursor
 
 pytest_plugins = ["stream_fixtures"]
 pytestmark = pytest.mark.service
+
+
+@pytest.fixture(autouse=True)
+def drain_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drain runs that drain once and end (the following mode has its own test)."""
+    monkeypatch.setenv("ASSETLAKE_DRAIN_FOLLOW_SECONDS", "0")
 
 
 def _tick(lake_uri: str, streams: StreamsResource, cursor: str | None = None):
@@ -101,3 +109,34 @@ def test_unconfigured_or_unreachable_sources_skip_with_a_reason(tmp_path: Path) 
 def test_a_cursor_that_cannot_be_decoded_resets() -> None:
     assert StreamCursor.decode("{not json") == StreamCursor()
     assert StreamCursor.decode('{"requested": {"x": 3}}').requested == {"x": 3}
+
+
+def test_a_following_drain_run_resolves_what_lands_while_it_runs(
+    pubsub_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSETLAKE_DRAIN_FOLLOW_SECONDS", "6")
+    lake_uri = str(tmp_path / "lake")
+    topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
+    streams = StreamsResource(
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+    )
+    pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(5)])
+    first = _tick(lake_uri, streams)
+    assert isinstance(first, dg.SensorResult)
+    (request,) = first.run_requests or []
+    assert request.run_key and "window" in request.run_key
+    runs: list[dg.ExecuteInProcessResult] = []
+    follower = threading.Thread(target=lambda: runs.append(_run(request, lake_uri)))
+    follower.start()
+    time.sleep(2.0)  # the run is following: land more, as the next ticks would
+    pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(5, 12)])
+    second = _tick(lake_uri, streams, first.cursor)
+    assert isinstance(second, dg.SensorResult) and not second.run_requests  # same window
+    follower.join(timeout=60)
+    (run,) = runs
+    assert run.success
+    logged = [
+        m for m in run.get_asset_materialization_events() if m.asset_key.path == ["asset_versions"]
+    ]
+    assert len(logged) >= 3  # one per drained batch while following, and the run's total
+    assert read_table(Lake(lake_uri), "asset_versions").collect().height == 12
