@@ -17,17 +17,16 @@ import polars as pl
 import pytest
 
 from resolvers.aws.scan import AwsScanResult, Progress, scan_aws
-from resolvers.aws.scan_moto import (
+from resolvers.aws.scan_faults import (
     Fault,
     FaultInjector,
     ScanKilled,
     denied,
     garbage,
     kill,
-    seed_core,
-    shared_server,
     throttled,
 )
+from resolvers.aws.scan_moto import seed_core, shared_server
 from resolvers.aws.scan_plan import ScanOptions
 from resolvers.aws.types.catalog import registry
 from resolvers.aws.types.session import AccountReader, AwsOptions, CallCounter, Sessions

@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from resolvers.aws.describe import Describer, DescribeRequest, DescribeResult, describe_all
-from resolvers.aws.scan_moto import Fault, FaultInjector, denied, garbage, shared_server, throttled
+from resolvers.aws.scan_faults import Fault, FaultInjector, denied, garbage, throttled
+from resolvers.aws.scan_moto import shared_server
 from resolvers.aws.types.describer import Boto3Describer, DescriberOptions
 from resolvers.aws.types.session import AwsOptions, CallCounter, Sessions
 

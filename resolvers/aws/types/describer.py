@@ -38,7 +38,7 @@ from resolvers.aws.catalog import registry as event_catalog
 from resolvers.aws.describe import DescribeResult
 from resolvers.aws.types.api import error_code, is_denied, is_gone, jsonable
 from resolvers.aws.types.catalog import spec_for
-from resolvers.aws.types.session import AccountReader, Sessions
+from resolvers.aws.types.session import AccountReader, AwsOptions, Sessions
 from resolvers.aws.types.spec import GLOBAL_REGION, Listed, MalformedResponse, TypeSpec
 
 Rung = Callable[[AccountReader, str, str, str, str], "DescribeResult | None"]
@@ -246,3 +246,16 @@ def cloud_control_identifier(resource: ResourceSpec, arn: str) -> str | None:
 def _brief(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:300]
+
+
+def online_describer(
+    role_name: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    max_attempts: int = 10,
+    options: DescriberOptions | None = None,
+) -> Boto3Describer:
+    """The describer ``assetlake ingest`` (online) and the Dagster runs use: the current
+    credentials for their own account, ``role_name`` assumed in every other one."""
+    aws = AwsOptions(role_name=role_name, endpoint_url=endpoint_url, max_attempts=max_attempts)
+    return Boto3Describer(Sessions(aws), options)
