@@ -61,7 +61,7 @@ def search_simple(steps: tuple[tuple[str, bool], ...], data: Any) -> Any:
     for name, flatten in steps:
         found = []
         for item in current:
-            value = item.get(name) if isinstance(item, Mapping) else None
+            value = item.get(name) if type(item) is dict or isinstance(item, Mapping) else None
             if flatten:
                 if isinstance(value, list):
                     found.extend(v for v in value if v is not None)

@@ -34,7 +34,7 @@ class Attribution:
 
 
 def _text(mapping: Any, key: str) -> str | None:
-    if not isinstance(mapping, Mapping):
+    if type(mapping) is not dict and not isinstance(mapping, Mapping):
         return None
     value = mapping.get(key)
     if isinstance(value, str) and value:
@@ -43,8 +43,8 @@ def _text(mapping: Any, key: str) -> str | None:
 
 
 def _mapping(mapping: Any, key: str) -> Mapping[str, Any]:
-    value = mapping.get(key) if isinstance(mapping, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
+    value = mapping.get(key) if type(mapping) is dict or isinstance(mapping, Mapping) else None
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def attribution(detail: Mapping[str, Any]) -> Attribution:
