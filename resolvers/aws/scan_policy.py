@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from resolvers.aws.catalog import Registry
 from resolvers.aws.types.catalog import all_calls
 from resolvers.aws.types.spec import ApiCall, TypeSpec
 
@@ -26,7 +25,6 @@ def actions(
     *,
     cloud_control: bool = True,
     organizations: bool = False,
-    generated: Registry | None = None,
 ) -> list[str]:
     """The sorted IAM actions of the specs' calls and of the scan around them."""
     chosen = [*all_calls(specs), *SCANNER_CALLS]
@@ -34,22 +32,7 @@ def actions(
         chosen += CLOUD_CONTROL_CALLS
     if organizations:
         chosen += ORGANIZATIONS_CALLS
-    found = {call.iam_action for call in chosen}
-    if generated is not None:
-        found |= generated_actions(generated)
-    return sorted(found)
-
-
-def generated_actions(catalog: Registry) -> set[str]:
-    """IAM actions of the event catalog's generated describe calls (the describer's rung 2),
-    named by the event source's prefix (``ec2.amazonaws.com`` -> ``ec2``)."""
-    prefixes = {entry.service: entry.event_source.split(".", 1)[0] for entry in catalog}
-    found = set()
-    for resource in catalog.types.values():
-        call = resource.describe
-        if call is not None and call.service in prefixes:
-            found.add(f"{prefixes[call.service]}:{call.operation}")
-    return found
+    return sorted({call.iam_action for call in chosen})
 
 
 def read_only_policy(
@@ -57,12 +40,13 @@ def read_only_policy(
     *,
     cloud_control: bool = True,
     organizations: bool = False,
-    generated: Registry | None = None,
 ) -> dict[str, Any]:
-    """The policy document of the read-only role assetlake assumes in each account."""
-    allowed = actions(
-        specs, cloud_control=cloud_control, organizations=organizations, generated=generated
-    )
+    """The policy document of the read-only role assetlake assumes in each account.
+
+    It covers the core types (hand-written specs) and Cloud Control; the describer's generated
+    calls for other types need their services' read actions too (AWS's ``ReadOnlyAccess``
+    managed policy is the broad alternative)."""
+    allowed = actions(specs, cloud_control=cloud_control, organizations=organizations)
     statement = {"Sid": "AssetlakeRead", "Effect": "Allow", "Action": allowed, "Resource": "*"}
     return {"Version": VERSION, "Statement": [statement]}
 
