@@ -47,6 +47,7 @@ def versions(history_lake: Lake) -> pl.DataFrame:
     return history_lake.scan("asset_versions").collect().sort("asset_key", "valid_from")
 
 
+@pytest.mark.slow
 def test_bench_json_has_every_figure(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "--tiny", "--json", "--workdir", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -8,11 +8,13 @@ and committing. Nothing here knows how the writer lays out the lake.
 
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import orjson
@@ -69,41 +71,102 @@ class BatchPlan:
 
 
 @dataclass(slots=True)
-class Lane:
-    """One lake being fed: its writer, its feed, and the times of its batches."""
+class LaneTimes:
+    """The times of one lane's batches: whole batch, writer commits, CPU of the process."""
 
     name: str
-    writer: TimedWriter
-    feed: FeedGenerator
     batch_seconds: list[float] = field(default_factory=list)
     commit_seconds: list[float] = field(default_factory=list)
-    cpu_seconds: list[float] = field(default_factory=list)  # this process's CPU, all threads
+    cpu_seconds: list[float] = field(default_factory=list)  # the lane's process, all threads
     first_batch_s: float | None = None
+
+    def record(self, seconds: float, commit: float, cpu: float, measured: bool) -> None:
+        """Note one batch (a warm-up batch only counts as the first one)."""
+        if self.first_batch_s is None:
+            self.first_batch_s = seconds
+        if measured:
+            self.batch_seconds.append(seconds)
+            self.commit_seconds.append(commit)
+            self.cpu_seconds.append(cpu)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneSpec:
+    """What it takes to feed one lake (plain data: it can be sent to another process)."""
+
+    name: str
+    uri: str
+    live: int
+    seed: int
+    feed_start: dt.datetime
+
+    def open(self) -> Lane:
+        """A lane feeding this lake from this process."""
+        feed = FeedGenerator(self.live, self.seed, self.feed_start)
+        return Lane(TimedWriter(Lake(self.uri)), feed, LaneTimes(self.name))
+
+
+@dataclass(slots=True)
+class Lane:
+    """One lake fed from this process: its writer, its feed, and the times of its batches."""
+
+    writer: TimedWriter
+    feed: FeedGenerator
+    times: LaneTimes
 
     def run_batch(self, size: int, measured: bool) -> float:
         """Parse, resolve and commit the next ``size`` feed messages; returns the seconds."""
+        seconds, commit, cpu = self.time_batch(size)
+        self.times.record(seconds, commit, cpu, measured)
+        return seconds
+
+    def time_batch(self, size: int) -> tuple[float, float, float]:
+        """One batch through ``ingest_records``: (seconds, seconds in commit, CPU seconds)."""
         texts = self.feed.batch(size)
         commits_before = len(self.writer.commit_seconds)
         cpu_started, started = time.process_time(), time.perf_counter()
         records = [Record(text, orjson.loads(text), f"bench:{n}") for n, text in enumerate(texts)]
         ingest_records(self.writer, records, ASSET_FEED, batch_size=size)
         seconds = time.perf_counter() - started
-        if self.first_batch_s is None:
-            self.first_batch_s = seconds
-        if measured:
-            self.batch_seconds.append(seconds)
-            self.cpu_seconds.append(time.process_time() - cpu_started)
-            self.commit_seconds.append(sum(self.writer.commit_seconds[commits_before:]))
+        commit = sum(self.writer.commit_seconds[commits_before:])
+        return seconds, commit, time.process_time() - cpu_started
+
+
+_CHILD_LANES: dict[str, Lane] = {}
+
+
+def child_batch(spec: LaneSpec, size: int) -> tuple[float, float, float]:
+    """Run one batch of ``spec``'s lane, kept in this (child) process; see Lane.time_batch."""
+    lane = _CHILD_LANES.get(spec.uri)
+    if lane is None:
+        lane = _CHILD_LANES[spec.uri] = spec.open()
+    return lane.time_batch(size)
+
+
+@dataclass(slots=True)
+class RemoteLane:
+    """A lane whose writer lives in a child process, so its memory is not this process's."""
+
+    spec: LaneSpec
+    pool: Executor
+    times: LaneTimes
+
+    def run_batch(self, size: int, measured: bool) -> float:
+        """As Lane.run_batch, in the child process."""
+        seconds, commit, cpu = self.pool.submit(child_batch, self.spec, size).result()
+        self.times.record(seconds, commit, cpu, measured)
         return seconds
 
 
-def run_lanes(lanes: Sequence[Lane], size: int, plan: BatchPlan, progress: Progress) -> int:
+def run_lanes(
+    lanes: Sequence[Lane | RemoteLane], size: int, plan: BatchPlan, progress: Progress
+) -> int:
     """Warm every lane up, then feed the lanes a batch each in turn (so that noise from the
     rest of the machine hits them alike) until the plan says stop; returns the rounds run."""
     for lane in lanes:
         for _ in range(plan.warmup):
             lane.run_batch(size, measured=False)
-        progress(f"{lane.name}: warmed up (first batch {lane.first_batch_s:.2f} s)")
+        progress(f"{lane.times.name}: warmed up (first batch {lane.times.first_batch_s:.2f} s)")
     started, rounds = time.perf_counter(), 0
     while rounds < plan.most and (
         rounds < plan.least or time.perf_counter() - started < plan.budget_s
@@ -112,7 +175,7 @@ def run_lanes(lanes: Sequence[Lane], size: int, plan: BatchPlan, progress: Progr
         rounds += 1
         if rounds % 5 == 0 or rounds == 1:
             shown = ", ".join(
-                f"{lane.name} {t:.3f} s" for lane, t in zip(lanes, times, strict=True)
+                f"{lane.times.name} {t:.3f} s" for lane, t in zip(lanes, times, strict=True)
             )
             progress(f"batch round {rounds}: {shown}")
     return rounds
@@ -148,7 +211,7 @@ def append_floor(uri: str, rows: pa.Table, rows_per_commit: int, commits: int) -
     return AppendResult(rows_per_commit, seconds)
 
 
-def batch_summary(lane: Lane) -> dict[str, float]:
+def batch_summary(lane: LaneTimes) -> dict[str, float]:
     """Medians and p90 of one lane's measured batches (seconds)."""
     batch, commit = lane.batch_seconds, lane.commit_seconds
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from resolvers.bench import queries
-from resolvers.bench.feed import FeedGenerator
 from resolvers.bench.history import HistoryInfo, build_history_at
 from resolvers.bench.measure import (
     BatchPlan,
     Lane,
+    LaneSpec,
+    LaneTimes,
     Progress,
-    TimedWriter,
+    RemoteLane,
     append_floor,
     batch_summary,
     median,
@@ -74,7 +75,7 @@ class Figures:
     append_rows_per_s: float = 0.0
     append_commit_s: float = 0.0
     builds: dict[str, HistoryInfo] = field(default_factory=dict)
-    lanes: dict[str, Lane] = field(default_factory=dict)
+    lanes: dict[str, LaneTimes] = field(default_factory=dict)
     rounds: int = 0
     as_of_s: float = 0.0
     as_of_count: int = 0
@@ -107,17 +108,23 @@ def run_bench(
 
 
 def _measure(folder: Path, sizes: BenchSizes, seed: int, say: Progress) -> Figures:
+    """The phases. A child process builds the lakes, then feeds the 1x lake: this process
+    holds one writer only (the 10x lake's), so its peak memory is what one writer costs."""
     figures = Figures()
-    figures.builds = _build_lakes(folder, sizes, seed, say)
-    _append_phase(folder, sizes, seed, figures, say)
-    figures.rss_mb["append"] = peak_rss_mb()
-    for name, info in figures.builds.items():
-        feed = FeedGenerator(sizes.live, seed, info.feed_start)
-        figures.lanes[name] = Lane(name, TimedWriter(Lake(_lake_uri(folder, name))), feed)
-    lanes = list(figures.lanes.values())
-    figures.rounds = run_lanes(lanes, sizes.batch_size, sizes.batches, say)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+        figures.builds = _build_lakes(child, folder, sizes, seed, say)
+        _append_phase(folder, sizes, seed, figures, say)
+        figures.rss_mb["append"] = peak_rss_mb()
+        specs = {
+            name: LaneSpec(name, _lake_uri(folder, name), sizes.live, seed, info.feed_start)
+            for name, info in figures.builds.items()
+        }
+        base = RemoteLane(specs["1x"], child, LaneTimes("1x"))
+        big = specs["10x"].open()
+        figures.lanes = {"1x": base.times, "10x": big.times}
+        figures.rounds = run_lanes([base, big], sizes.batch_size, sizes.batches, say)
     figures.rss_mb["ingest"] = peak_rss_mb()
-    big = figures.lanes["10x"]
     _query_phase(big.writer.lake, sizes, seed, figures, say)
     figures.rss_mb["queries"] = peak_rss_mb()
     _fold_phase(big, figures, say)
@@ -130,19 +137,17 @@ def _lake_uri(folder: Path, name: str) -> str:
 
 
 def _build_lakes(
-    folder: Path, sizes: BenchSizes, seed: int, say: Progress
+    child: Executor, folder: Path, sizes: BenchSizes, seed: int, say: Progress
 ) -> dict[str, HistoryInfo]:
-    """Build both lakes in a child process: its memory is not the bench's (peak_rss_mb)."""
+    """Build both lakes in the child process (building is not measured)."""
     child_progress = stderr_progress if say is stderr_progress else None
     builds = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        for name, history in (("1x", sizes.base_history), ("10x", sizes.history)):
-            say(f"building the {name} lake: {sizes.live:,} live assets, {history:,} versions")
-            uri = _lake_uri(folder, name)
-            args = (uri, sizes.live, history, seed, sizes.rows_per_commit, child_progress)
-            builds[name] = pool.submit(build_history_at, *args).result()
-            say(f"built the {name} lake in {builds[name].seconds:.1f} s (not timed)")
+    for name, history in (("1x", sizes.base_history), ("10x", sizes.history)):
+        say(f"building the {name} lake: {sizes.live:,} live assets, {history:,} versions")
+        uri = _lake_uri(folder, name)
+        args = (uri, sizes.live, history, seed, sizes.rows_per_commit, child_progress)
+        builds[name] = child.submit(build_history_at, *args).result()
+        say(f"built the {name} lake in {builds[name].seconds:.1f} s (not timed)")
     return builds
 
 
