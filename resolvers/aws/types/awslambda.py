@@ -13,18 +13,16 @@ from typing import Any
 from resolvers.aws.arns import canonical_arn
 from resolvers.aws.types.api import jsonable, optional, parse_policy, require
 from resolvers.aws.types.generic import ids_spec, listed_ids
-from resolvers.aws.types.spec import Reader, TypeSpec, calls, field_of, tag_map
+from resolvers.aws.types.spec import Reader, TypeSpec, calls, field_of
 
 
 def normalize_function(
-    configuration: Mapping[str, Any], policy: Any, url_config: Any, tags: Any = None
+    configuration: Mapping[str, Any], policy: Any, url_config: Any
 ) -> dict[str, Any]:
     """``Configuration`` plus ``Policy`` (parsed or null) and ``UrlConfig`` (or null)."""
     config = jsonable(configuration)
     config["Policy"] = parse_policy(policy)
     config["UrlConfig"] = url_config
-    if tags:
-        config["Tags"] = dict(tags)
     return config
 
 
@@ -37,9 +35,7 @@ def read_function(reader: Reader, account: str, region: str, name: str) -> dict[
     read_url = lambda: client.get_function_url_config(FunctionName=name)  # noqa: E731
     url = optional(read_url, "ResourceNotFoundException")
     url_config = jsonable(url) if url else None
-    return normalize_function(
-        configuration, (policy or {}).get("Policy"), url_config, answer.get("Tags")
-    )
+    return normalize_function(configuration, (policy or {}).get("Policy"), url_config)
 
 
 def _key(config: Mapping[str, Any], account: str, region: str, identifier: str) -> str:
@@ -56,7 +52,6 @@ FUNCTION = ids_spec(
     calls=calls("lambda", "ListFunctions", "GetFunction", "GetPolicy", "GetFunctionUrlConfig"),
     identifier=lambda key: key.rsplit(":", 1)[-1],
     name=field_of("FunctionName"),
-    tags=lambda config: tag_map(config.get("Tags")),
     description="a Lambda function with its resource policy and URL configuration",
 )
 
