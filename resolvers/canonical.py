@@ -32,6 +32,28 @@ VOLATILE_KEYS: frozenset[str] = frozenset(
         "fingerprint",
         "labelFingerprint",
         "metadataFingerprint",
+        # counters and delivery clocks that AWS describe calls return and that change on their
+        # own between two reads (not on a change of the asset). Last-use dates (access keys,
+        # roles, passwords) stay in the hash: rules on unused credentials judge them.
+        "LatestRestorableTime",
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+        "ItemCount",
+        "TableSizeBytes",
+        "SubscriptionsConfirmed",
+        "SubscriptionsPending",
+        "SubscriptionsDeleted",
+        "LatestDeliveryTime",
+        "LatestDeliveryAttemptTime",
+        "LatestDeliveryAttemptSucceeded",
+        "LatestNotificationTime",
+        "LatestNotificationAttemptTime",
+        "LatestNotificationAttemptSucceeded",
+        "LatestDigestDeliveryTime",
+        "LatestDigestAttemptTime",
+        "LatestDigestAttemptSucceeded",
+        "LatestCloudWatchLogsDeliveryTime",
     }
 )
 
