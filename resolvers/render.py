@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 FORMATS = ("table", "csv", "json")
 MAX_CELL_WIDTH = 60
@@ -107,18 +109,56 @@ def render_table(table: pa.Table, noun: str = "row") -> str:
 
 
 def render_csv(table: pa.Table) -> str:
-    """A header line and one CSV line per row."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow([_csv_value(value) for value in row.values()])
-    return out.getvalue()
+    """A header line and one CSV line per row (written column by column by Arrow)."""
+    table = with_iso_times(table)
+    columns = [
+        column if _csv_native(column.type) else _python_text(column) for column in table.columns
+    ]
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(table.column_names)
+    sink = io.BytesIO()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")  # null: empty
+    pacsv.write_csv(pa.Table.from_arrays(columns, names=table.column_names), sink, options)
+    return header.getvalue() + sink.getvalue().decode()
 
 
-def _csv_value(value: Any) -> str:
+def with_iso_times(table: pa.Table) -> pa.Table:
+    """``table`` with every timestamp column as ISO 8601 UTC text (computed by Arrow)."""
+    columns = [
+        _iso_column(column) if pa.types.is_timestamp(column.type) else column
+        for column in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _iso_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    kind = column.type
+    if kind.tz:  # the same instants, written in UTC
+        column = column.cast(pa.timestamp(kind.unit, "UTC"))
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
+    return pc.binary_join_element_wise(text, pa.scalar("Z"), pa.scalar(""))
+
+
+def _csv_native(kind: pa.DataType) -> bool:
+    return (
+        _is_numeric(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _python_text(column: pa.ChunkedArray) -> pa.Array:
+    """Values Arrow's CSV writer does not take (lists, structs, binary...) as text."""
+    return pa.array([_csv_value(value) for value in column.to_pylist()], pa.string())
+
+
+def _csv_value(value: Any) -> str | None:
     if value is None:
-        return ""
+        return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
@@ -130,7 +170,7 @@ def _csv_value(value: Any) -> str:
 
 def render_json(table: pa.Table, json_columns: Sequence[str] = ()) -> str:
     """One JSON array of objects, one object per row."""
-    rows = table.to_pylist()
+    rows = with_iso_times(table).to_pylist()
     for name in set(json_columns) & set(table.column_names):
         for row in rows:
             row[name] = _parsed(row[name])
@@ -158,9 +198,7 @@ def _json_default(value: Any) -> Any:
         return value.hex()
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
-    if isinstance(value, int):  # beyond 64 bits
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return str(value)  # an int beyond 64 bits, an interval...: its text
 
 
 def _is_numeric(kind: pa.DataType) -> bool:

@@ -67,7 +67,7 @@ def _write_findings(lake: Lake) -> None:
     jan = [dt.datetime(2026, 1, day, tzinfo=dt.UTC) for day in (1, 2)]
     rows = {
         "finding_id": ["f1", "f2"],
-        "rule_id": ["gcs-ubla", "gcs-public"],
+        "rule_id": ["test-ubla", "test-public"],
         "severity": ["medium", "critical"],
         "asset_key": [B1, B2],
         "resource_type": [BUCKET, BUCKET],
@@ -179,15 +179,23 @@ def test_history_json_and_csv(lake_uri: str) -> None:
 
 # -- findings ---------------------------------------------------------------------------------
 def test_findings_open_as_of_and_rule(lake_uri: str) -> None:
+    # `assetlake ingest` also evaluates the real rules: look only at the two findings written here
+    def ours(rows: list[dict]) -> list[str]:
+        return [row["finding_id"] for row in rows if row["finding_id"] in ("f1", "f2")]
+
     every = as_json("findings", "--lake", lake_uri)
-    assert [f["finding_id"] for f in every] == ["f2", "f1"]  # critical first
-    assert every[1]["evidence"] == {"enabled": False}
-    open_now = _stdout_lines(run("findings", "--lake", lake_uri, "--open"))
-    assert open_now[-1] == "1 finding" and "gcs-public" in open_now[2]
-    assert (
-        len(as_json("findings", "--lake", lake_uri, "--open", "--as-of", "2026-01-01T12:00Z")) == 2
-    )
-    by_rule = as_csv("findings", "--lake", lake_uri, "--rule", "gcs-ubla")
+    assert ours(every) == ["f2", "f1"]  # critical first
+    assert next(f for f in every if f["finding_id"] == "f1")["evidence"] == {"enabled": False}
+    assert ours(as_json("findings", "--lake", lake_uri, "--open")) == ["f2"]
+    at_noon = ("findings", "--lake", lake_uri, "--open", "--as-of", "2026-01-01T12:00Z")
+    assert ours(as_json(*at_noon)) == ["f2", "f1"]
+    open_now = _stdout_lines(run("findings", "--lake", lake_uri, "--open", "--rule", "test-public"))
+    assert open_now[-1] == "1 finding" and open_now[2].split()[:3] == [
+        "critical",
+        "test-public",
+        "open",
+    ]
+    by_rule = as_csv("findings", "--lake", lake_uri, "--rule", "test-ubla")
     assert [(r["finding_id"], r["status"], r["resolved_at"]) for r in by_rule] == [
         ("f1", "resolved", "2026-01-02T00:00:00Z")
     ]
@@ -228,3 +236,27 @@ def test_a_missing_lake_is_one_line_and_exit_2(tmp_path: Path) -> None:
         result = run(command[0], "--lake", str(tmp_path / "none"), *command[1:])
         assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
         assert "no assetlake lake" in result.stderr
+
+
+def test_sql_values_of_every_kind_in_csv_and_json(lake_uri: str) -> None:
+    query = (
+        "SELECT TIMESTAMPTZ '2026-01-01 10:00:00.25+02' AS at, TIMESTAMP '2026-01-01' AS naive, "
+        "[1, 2] AS ids, {'a': 'x'} AS doc, true AS flag, 1.5::DECIMAL(4, 2) AS amount, "
+        "NULL AS nothing, 'a,\"b\"' AS text, INTERVAL 90 SECOND AS span"
+    )
+    [row] = as_csv("sql", "--lake", lake_uri, query)
+    assert row == {
+        "at": "2026-01-01T08:00:00.250000Z",
+        "naive": "2026-01-01T00:00:00Z",
+        "ids": "[1,2]",
+        "doc": '{"a":"x"}',
+        "flag": "true",
+        "amount": "1.50",
+        "nothing": "",
+        "text": 'a,"b"',
+        "span": row["span"],  # an interval: its text, whatever DuckDB calls it
+    }
+    [document] = as_json("sql", "--lake", lake_uri, query)
+    assert document["at"] == "2026-01-01T08:00:00.250000Z" and document["naive"].endswith("Z")
+    assert document["ids"] == [1, 2] and document["doc"] == {"a": "x"} and document["flag"] is True
+    assert document["amount"] == 1.5 and document["nothing"] is None
