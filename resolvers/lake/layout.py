@@ -84,60 +84,59 @@ def resolve(base: pl.LazyFrame, tail: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([untouched.select(COLUMNS), puts, patches], how="vertical_relaxed")
 
 
-# The same semantics in SQL (DuckDB). {base} and {tail} are replaced by table expressions.
+# The same semantics in SQL (DuckDB, Trino, Spark). {base} and {tail} are table expressions.
+# The compacted table is read once, joined to the (small) effective operations, so an engine
+# reads only the columns a query needs; rows that exist only in the tail are added after.
 ASSET_VERSIONS_VIEW_SQL = """
-WITH ops AS (
-    SELECT *, row_number() OVER (PARTITION BY asset_key, valid_from ORDER BY _seq DESC) AS _rank
+WITH effective AS (
+    SELECT asset_key, valid_from,
+           max_by(_op, _seq) AS _latest_op,
+           max(CASE WHEN _op = 'put' THEN _seq END) AS _put_seq,
+           max(CASE WHEN _op = 'delete' THEN _seq END) AS _deleted_seq,
+           {chain_aggregates},
+           {content_aggregates}
     FROM {tail}
-),
-latest AS (SELECT * FROM ops WHERE _rank = 1),
-latest_put AS (
-    SELECT *, row_number() OVER (PARTITION BY asset_key, valid_from ORDER BY _seq DESC) AS _prank
-    FROM ops WHERE _op = 'put'
-),
-last_delete AS (
-    SELECT asset_key, valid_from, max(_seq) AS _deleted_seq FROM ops WHERE _op = 'delete'
     GROUP BY asset_key, valid_from
-),
-effective AS (
-    SELECT l.asset_key, l.valid_from, l._op AS _latest_op,
-           l.version, l.valid_to, l.is_current, l.last_observed_at,
-           p._seq AS _put_seq, d._deleted_seq,
-           {put_content}
-    FROM latest l
-    LEFT JOIN (SELECT * FROM latest_put WHERE _prank = 1) p USING (asset_key, valid_from)
-    LEFT JOIN last_delete d USING (asset_key, valid_from)
-    WHERE l._op <> 'delete'
 )
-SELECT {base_columns} FROM {base} b
-WHERE NOT EXISTS (
-    SELECT 1 FROM latest l WHERE l.asset_key = b.asset_key AND l.valid_from = b.valid_from
-)
-UNION ALL
-SELECT {effective_put_columns} FROM effective e
-WHERE e._put_seq IS NOT NULL AND (e._deleted_seq IS NULL OR e._put_seq > e._deleted_seq)
-UNION ALL
-SELECT {effective_patch_columns} FROM effective e
-JOIN {base} b USING (asset_key, valid_from)
-WHERE NOT (e._put_seq IS NOT NULL AND (e._deleted_seq IS NULL OR e._put_seq > e._deleted_seq))
+SELECT {merged_columns}
+FROM {base} b
+FULL OUTER JOIN effective e ON e.asset_key = b.asset_key AND e.valid_from = b.valid_from
+WHERE (e.asset_key IS NULL OR e._latest_op <> 'delete')
+  AND (b.asset_key IS NOT NULL OR {put_wins})
 """
 
 
 def asset_versions_view_sql(base: str, tail: str) -> str:
-    """The SELECT that gives asset_versions from table expressions ``base`` and ``tail``."""
-    put_content = ", ".join(f"p.{c} AS {c}" for c in CONTENT_COLUMNS)
-    base_columns = ", ".join(f"b.{c}" for c in COLUMNS)
-    put_columns = ", ".join(f"e.{c}" for c in COLUMNS)
-    patch_columns = ", ".join(
-        f"e.{c}" if c in CHAIN_COLUMNS or c in KEY else f"b.{c}" for c in COLUMNS
+    """The SELECT that gives asset_versions from table expressions ``base`` and ``tail``.
+
+    The tail's operations are reduced to one per row (a GROUP BY over the small tail), then the
+    compacted table is fully outer-joined to them once: a row the tail does not touch is the
+    compacted row; a put replaces it (or adds a row the compacted table lacks); a patch
+    replaces its chain columns; a delete drops it. Engines read only the columns a query uses.
+    ``max_by`` and ``CASE`` only: the same SQL runs on DuckDB, Trino and Spark.
+    """
+    put_wins = (
+        "(e._put_seq IS NOT NULL AND (e._deleted_seq IS NULL OR e._put_seq > e._deleted_seq))"
     )
+
+    def merged(column: str) -> str:
+        if column in KEY:
+            return f"coalesce(b.{column}, e.{column}) AS {column}"
+        if column in CHAIN_COLUMNS:
+            return f"CASE WHEN e.asset_key IS NULL THEN b.{column} ELSE e.{column} END AS {column}"
+        return f"CASE WHEN {put_wins} THEN e.{column} ELSE b.{column} END AS {column}"
+
     return ASSET_VERSIONS_VIEW_SQL.format(
         base=base,
         tail=tail,
-        put_content=put_content,
-        base_columns=base_columns,
-        effective_put_columns=put_columns,
-        effective_patch_columns=patch_columns,
+        chain_aggregates=", ".join(f"max_by({c}, _seq) AS {c}" for c in CHAIN_COLUMNS),
+        content_aggregates=", ".join(
+            f"max_by(CASE WHEN _op = 'put' THEN {c} END, "
+            f"CASE WHEN _op = 'put' THEN _seq END) AS {c}"
+            for c in CONTENT_COLUMNS
+        ),
+        merged_columns=", ".join(merged(c) for c in COLUMNS),
+        put_wins=put_wins,
     )
 
 
