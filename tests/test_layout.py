@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import pyarrow as pa
 import polars as pl
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
