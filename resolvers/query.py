@@ -291,14 +291,9 @@ def inventory(
     if account:
         where.append("account_id = ?")
         params.append(account)
-    for key, value in (tags or {}).items():
-        path = "$." + orjson.dumps(key).decode()
-        if value is None:
-            where.append("json_exists(tags, ?)")
-            params.append(path)
-        else:
-            where.append("json_extract_string(tags, ?) = ?")
-            params.extend([path, value])
+    for condition, values in _tag_filters(tags or {}):
+        where.append(condition)
+        params.extend(values)
     if search:
         columns = ("asset_key", "name", "tags", "resource_type", "config")
         where.append("(" + " OR ".join(f"contains(lower({c}), ?)" for c in columns) + ")")
@@ -310,13 +305,37 @@ def inventory(
     return _fetch(_connection(source), query, params)
 
 
+def _finding_columns(as_of: bool) -> list[str]:
+    """The findings columns; at an instant ``$at``, status and resolved_at as they were then."""
+    columns = list(FINDING_COLUMNS)
+    if as_of:
+        still_open = "(resolved_at IS NULL OR resolved_at > $at)"
+        columns[columns.index("status")] = (
+            f"CASE WHEN {still_open} THEN 'open' ELSE 'resolved' END AS status"
+        )
+        columns[columns.index("resolved_at")] = (
+            f"CASE WHEN {still_open} THEN NULL ELSE resolved_at END AS resolved_at"
+        )
+    return columns
+
+
 def _validity(instant: dt.datetime | None) -> tuple[list[str], list[Any]]:
     if instant is None:  # is_current is the partition column: only current files are read
         return ["is_current", "NOT is_deleted"], []
-    return ["valid_from <= ?", "(valid_to IS NULL OR valid_to > ?)", "NOT is_deleted"], [
-        instant,
-        instant,
-    ]
+    where = ["valid_from <= ?", "(valid_to IS NULL OR valid_to > ?)", "NOT is_deleted"]
+    return where, [instant, instant]
+
+
+def _tag_filters(tags: dict[str, str | None]) -> list[tuple[str, list[Any]]]:
+    """One condition and its parameters per tag: the value matches, or (None) the key exists."""
+    filters: list[tuple[str, list[Any]]] = []
+    for key, value in tags.items():
+        path = "$." + orjson.dumps(key).decode()  # a quoted JSON path member: any key works
+        if value is None:
+            filters.append(("json_exists(tags, ?)", [path]))
+        else:
+            filters.append(("json_extract_string(tags, ?) = ?", [path, value]))
+    return filters
 
 
 HISTORY_QUERY = """
@@ -375,18 +394,10 @@ def findings(
     (``resolved_at`` NULL). ``open_only`` keeps the findings open now (or at ``as_of``).
     """
     instant = parse_instant(as_of)
-    params: dict[str, Any] = {}
-    columns, inner_where, where = list(FINDING_COLUMNS), ["true"], ["true"]
-    if instant is not None:
-        params["at"] = instant
-        still_open = "(resolved_at IS NULL OR resolved_at > $at)"
-        columns[columns.index("status")] = (
-            f"CASE WHEN {still_open} THEN 'open' ELSE 'resolved' END AS status"
-        )
-        columns[columns.index("resolved_at")] = (
-            f"CASE WHEN {still_open} THEN NULL ELSE resolved_at END AS resolved_at"
-        )
-        inner_where.append("opened_at <= $at")
+    params: dict[str, Any] = {} if instant is None else {"at": instant}
+    columns = _finding_columns(as_of=instant is not None)
+    inner_where = ["true"] if instant is None else ["opened_at <= $at"]
+    where = ["true"]
     if open_only:
         where.append("status = 'open'")
     if rule:
@@ -399,3 +410,17 @@ def findings(
         f"ORDER BY coalesce(list_position([{ranks}], lower(severity)), 99), opened_at, finding_id"
     )
     return _fetch(_connection(source), query, params)
+
+
+def _finding_columns(as_of: bool) -> list[str]:
+    """The findings columns; at an instant ``$at``, status and resolved_at as they were then."""
+    columns = list(FINDING_COLUMNS)
+    if as_of:
+        still_open = "(resolved_at IS NULL OR resolved_at > $at)"
+        columns[columns.index("status")] = (
+            f"CASE WHEN {still_open} THEN 'open' ELSE 'resolved' END AS status"
+        )
+        columns[columns.index("resolved_at")] = (
+            f"CASE WHEN {still_open} THEN NULL ELSE resolved_at END AS resolved_at"
+        )
+    return columns
