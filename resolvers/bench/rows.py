@@ -180,6 +180,7 @@ def _derived(now: dt.datetime) -> dict[str, pl.Expr]:
         "batch_id": pl.lit(BATCH_ID),
         "event_source": pl.lit(EVENT_SOURCE),
         "event_name": pl.lit("TemporalAsset"),
+        "event_date": pl.col("valid_from").dt.date(),
     }
 
 

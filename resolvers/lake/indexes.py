@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,33 +33,70 @@ def key_hashes(frame: pl.DataFrame, key: Iterable[str]) -> np.ndarray:
     return frame.select(list(key)).hash_rows(seed=7).to_numpy()
 
 
+class _Hashes:
+    """The key hashes of one partition: a sorted array plus what was added since."""
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        self.sorted = np.unique(hashes)
+        self.pending: set[int] = set()
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        hit = np.zeros(len(hashes), dtype=bool)
+        if len(self.sorted):
+            at = np.minimum(np.searchsorted(self.sorted, hashes), len(self.sorted) - 1)
+            hit = self.sorted[at] == hashes
+        if self.pending:
+            hit |= np.fromiter((h in self.pending for h in hashes.tolist()), bool, len(hashes))
+        return hit
+
+    def add(self, hashes: np.ndarray) -> None:
+        self.pending.update(hashes.tolist())
+        if len(self.pending) >= MERGE_PENDING_AT:
+            added = np.fromiter(self.pending, dtype=np.uint64, count=len(self.pending))
+            self.sorted = np.union1d(self.sorted, added)
+            self.pending = set()
+
+
 class KeyIndex:
-    """The keys already in one table, as sorted 64-bit hashes."""
+    """The keys already in one table, as sorted 64-bit hashes, loaded partition by partition
+    (a table partitioned by event day: a batch of today's events loads today's keys only)."""
 
     def __init__(self, lake: Lake, spec: TableSpec) -> None:
         self.lake = lake
         self.spec = spec
-        self._sorted = np.empty(0, dtype=np.uint64)
-        self._pending: set[int] = set()
+        self.partition = spec.partition_by[0] if spec.partition_by else None
+        self._parts: dict[Any, _Hashes] = {}
         self._version: int | None = None
 
     def _sync(self) -> None:
         version = self.lake.table(self.spec.name, fresh=False).version()
-        if version == self._version:
-            return
-        keys = self.lake.scan(self.spec.name, fresh=False).select(list(self.spec.key)).collect()
-        self._sorted = np.unique(key_hashes(keys, self.spec.key))
-        self._pending = set()
-        self._version = version
+        if version != self._version:
+            self._parts.clear()
+            self._version = version
 
-    def _contains(self, hashes: np.ndarray) -> np.ndarray:
-        hit = np.zeros(len(hashes), dtype=bool)
-        if len(self._sorted):
-            at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
-            hit = self._sorted[at] == hashes
-        if self._pending:
-            hit |= np.fromiter((h in self._pending for h in hashes.tolist()), bool, len(hashes))
-        return hit
+    def _where(self, value: Any) -> pl.Expr:
+        if self.partition is None:
+            return pl.lit(True)
+        column = pl.col(self.partition)
+        return column.is_null() if value is None else column == value
+
+    def _part(self, value: Any) -> _Hashes:
+        part = self._parts.get(value)
+        if part is None:
+            scan = self.lake.scan(self.spec.name, fresh=False).filter(self._where(value))
+            keys = scan.select(list(self.spec.key)).collect()
+            part = self._parts[value] = _Hashes(key_hashes(keys, self.spec.key))
+        return part
+
+    def _groups(self, rows: pl.DataFrame) -> list[tuple[Any, pl.Series]]:
+        """(partition value, row mask) for each partition the rows fall in."""
+        if self.partition is None:
+            return [(None, pl.Series([True] * rows.height))]
+        column = rows.get_column(self.partition)
+        values = column.unique().to_list()
+        return [
+            (v, column.is_null() if v is None else (column == v).fill_null(False)) for v in values
+        ]
 
     def new_rows(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The rows whose key is not in the table yet (duplicates within ``rows`` dropped)."""
@@ -66,33 +104,39 @@ class KeyIndex:
         if rows.is_empty():
             return rows
         self._sync()
-        hits = self._contains(key_hashes(rows, self.spec.key))
+        hashes = key_hashes(rows, self.spec.key)
+        hits = np.zeros(rows.height, dtype=bool)
+        for value, mask in self._groups(rows):
+            selected = mask.to_numpy()
+            hits[selected] = self._part(value).contains(hashes[selected])
         if not hits.any():
             return rows
-        candidates = rows.filter(pl.Series(hits))
+        return rows.join(self._present(rows.filter(pl.Series(hits))), on=list(self.spec.key),
+                         how="anti", nulls_equal=True)  # fmt: skip
+
+    def _present(self, candidates: pl.DataFrame) -> pl.DataFrame:
+        """The candidates' keys as they are in the table (a hash hit is verified exactly)."""
         first = self.spec.key[0]
-        present = (
-            self.lake.scan(self.spec.name, fresh=False)
-            .select(list(self.spec.key))
-            .filter(pl.col(first).is_in(candidates.get_column(first).unique().implode()))
-            .collect()
-        )
-        return rows.join(present, on=list(self.spec.key), how="anti", nulls_equal=True)
+        wanted = pl.col(first).is_in(candidates.get_column(first).unique().implode())
+        scan = self.lake.scan(self.spec.name, fresh=False).filter(wanted)
+        return scan.select(list(self.spec.key)).collect()
 
     def committed(self, rows: pl.DataFrame, version_before: int | None) -> None:
         """Record rows this process just appended (one commit after ``version_before``)."""
-        if self._version is None or version_before != self._version:
-            self._version = None  # someone else committed in between: rebuild on next use
+        version = self.lake.table(self.spec.name, fresh=False).version()
+        if (
+            self._version is None
+            or version_before != self._version
+            or version != version_before + 1
+        ):
+            self._version = None  # someone else committed meanwhile: reload on next use
             return
-        self._version = self.lake.table(self.spec.name, fresh=False).version()
-        if self._version != version_before + 1:
-            self._version = None  # another writer committed meanwhile: rebuild on next use
-            return
-        self._pending.update(key_hashes(rows, self.spec.key).tolist())
-        if len(self._pending) >= MERGE_PENDING_AT:
-            pending = np.fromiter(self._pending, dtype=np.uint64, count=len(self._pending))
-            self._sorted = np.union1d(self._sorted, pending)
-            self._pending = set()
+        self._version = version
+        hashes = key_hashes(rows, self.spec.key)
+        for value, mask in self._groups(rows):
+            part = self._parts.get(value)
+            if part is not None:  # a partition not loaded yet will read these rows from the table
+                part.add(hashes[mask.to_numpy()])
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,11 @@ RAW_EVENTS = TableSpec(
             ("payload", STR),
             ("batch_id", STR),
             ("record_hash", STR),
+            ("event_date", pa.date32()),  # partition: a batch looks up only its days
         ]
     ),
     key=("event_id", "record_hash"),
+    partition_by=("event_date",),
     description="every record received, as received (bronze; replayable)",
     # the change data feed lets a drain read exactly the rows landed since its watermark
     configuration=(("delta.enableChangeDataFeed", "true"),),
@@ -88,9 +90,11 @@ ASSET_CHANGES = TableSpec(
             ("access_key_id", STR),
             ("mfa_authenticated", pa.bool_()),
             ("relation", STR),
+            ("event_date", pa.date32()),  # partition: a batch looks up only its days
         ]
     ),
     key=("event_id", "asset_key"),
+    partition_by=("event_date",),
     description="one row per (event, asset it changed): the audit trail",
 )
 
@@ -187,10 +191,12 @@ ASSET_OBSERVATIONS = TableSpec(
             ("change_source", STR),
             ("observed_at", TS),
             ("recorded_at", TS),
+            ("event_date", pa.date32()),  # partition: a batch looks up only its days
         ]
     ),
     # the same event seeing the same state at the same instant (scd2.observation_key)
     key=("asset_key", "event_time", "event_ids", "is_deleted", "config_hash"),
+    partition_by=("event_date",),
     description="internal: every observation of every asset, for rebuilding a chain",
 )
 
@@ -295,7 +301,12 @@ TABLES: tuple[TableSpec, ...] = (
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 
 
+DERIVED = ("batch_id", "recorded_at", "event_date")  # columns not taken from the row objects
+
+
 def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
+    if "event_date" in spec.schema.names:  # the day partition of tables keyed by event
+        columns["event_date"] = [t.date() if t is not None else None for t in columns["event_time"]]
     return pa.Table.from_pydict(columns, schema=spec.schema)
 
 
@@ -321,7 +332,7 @@ def raw_events_table(rows: Sequence[RawRecord], batch_id: str, now: dt.datetime)
 
 def asset_changes_table(rows: Sequence[AssetChange], batch_id: str, now: dt.datetime) -> pa.Table:
     """Arrow rows of asset_changes."""
-    names = [f for f in ASSET_CHANGES.schema.names if f not in ("batch_id", "recorded_at")]
+    names = [f for f in ASSET_CHANGES.schema.names if f not in DERIVED]
     columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
     columns["batch_id"] = [batch_id] * len(rows)
     columns["recorded_at"] = [now] * len(rows)
@@ -330,7 +341,7 @@ def asset_changes_table(rows: Sequence[AssetChange], batch_id: str, now: dt.date
 
 def unresolved_table(rows: Sequence[Unresolved], batch_id: str, now: dt.datetime) -> pa.Table:
     """Arrow rows of unresolved_events."""
-    names = [f for f in UNRESOLVED_EVENTS.schema.names if f not in ("batch_id", "recorded_at")]
+    names = [f for f in UNRESOLVED_EVENTS.schema.names if f not in DERIVED]
     columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
     columns["batch_id"] = [batch_id] * len(rows)
     columns["recorded_at"] = [now] * len(rows)
@@ -360,7 +371,7 @@ def versions_from_table(table: pl.DataFrame) -> list[Version]:
 def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Table:
     """Arrow rows of asset_observations."""
     rows = list(rows)
-    names = [f for f in ASSET_OBSERVATIONS.schema.names if f != "recorded_at"]
+    names = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
     columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
     columns["event_ids"] = [list(ids) for ids in columns["event_ids"]]
     columns["recorded_at"] = [now] * len(rows)
@@ -369,7 +380,7 @@ def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Tabl
 
 def observations_from_table(table: pl.DataFrame) -> list[Observation]:
     """Observations read back from asset_observations."""
-    fields = [f for f in ASSET_OBSERVATIONS.schema.names if f != "recorded_at"]
+    fields = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
     columns = {name: table.get_column(name).to_list() for name in fields}
     columns["event_ids"] = [tuple(ids or ()) for ids in columns["event_ids"]]
     return [
