@@ -88,9 +88,9 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
             results.append(result)
             if result.records and config.follow_seconds:
                 for event in _drain_materialisations(result, time.perf_counter() - drained):
-                    context.log_event(
-                        dg.AssetMaterialization(event.asset_key, metadata=event.metadata)
-                    )
+                    key = event.asset_key
+                    assert key is not None  # every materialisation names its asset
+                    context.log_event(dg.AssetMaterialization(key, metadata=event.metadata))
             if time.monotonic() >= deadline:
                 break
             if not result.records:

@@ -124,11 +124,10 @@ class KeyIndex:
     def committed(self, rows: pl.DataFrame, version_before: int | None) -> None:
         """Record rows this process just appended (one commit after ``version_before``)."""
         version = self.lake.table(self.spec.name, fresh=False).version()
-        if (
-            self._version is None
-            or version_before != self._version
-            or version != version_before + 1
-        ):
+        if version_before != self._version:
+            self._version = None
+            return
+        if self._version is None or version_before is None or version != version_before + 1:
             self._version = None  # someone else committed meanwhile: reload on next use
             return
         self._version = version

@@ -205,7 +205,7 @@ class Lake:
         if not self.is_s3:
             Path(self.uri).mkdir(parents=True, exist_ok=True)
         with self.fs.open(self._marker_path(), "wb") as handle:
-            handle.write(orjson.dumps(marker, option=orjson.OPT_INDENT_2))
+            handle.write(orjson.dumps(marker, option=orjson.OPT_INDENT_2))  # type: ignore[arg-type]
 
     def _ensure_table(self, spec: TableSpec) -> None:
         try:
