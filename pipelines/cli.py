@@ -90,20 +90,25 @@ def ingest(
 @click.option("--replace", is_flag=True, help="Delete a lake already at --lake first.")
 @lake_option
 def demo(lake: Lake, replace: bool) -> None:
-    """Run the whole pipeline once on an emulated estate and print what to try next."""
-    from resolvers.demo import run_demo
+    """Run the whole pipeline once on embedded services and print what to try next."""
+    import time
 
-    result = run_demo(lake, replace=replace)
-    report = result.ingest
+    from pipelines.demo import run_demo
+
+    started = time.monotonic()
+    result = run_demo(lake, replace=replace, say=click.echo)
+    click.echo(f"\nWhat happened ({time.monotonic() - started:.0f} s; lake {lake.uri}):")
+    for line in result.summary():
+        click.echo(f"  {line}")
+    click.echo(f"\nAWS: the bucket made public and reverted, {result.bucket}:")
+    for line in result.public_bucket():
+        click.echo(f"  {line}")
+    click.echo("\nGCP: a week of the asset feed")
     for line in result.feed.highlights():
         click.echo(f"  {line}")
-    click.echo(
-        f"ingested {report.records} records into {lake.uri}: "
-        f"{report.total('versions_written')} version rows written, "
-        f"{report.total('unresolved_events')} unresolved"
-    )
+    click.echo(f"\n{result.dagster_hint()}")
     click.echo("\nTry next:")
-    for query in result.feed.queries():
+    for query in result.queries():
         click.echo(f"  {query} --lake {lake.uri}")
     click.echo(f"  the notebook notebooks/first_hour.ipynb, with ASSETLAKE_LAKE={lake.uri}")
 
