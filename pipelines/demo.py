@@ -48,7 +48,7 @@ from resolvers.demo import (
     prepare_lake,
 )
 from resolvers.demo_aws import CREDENTIALS, REGION, AwsDemoResult, create_event_queue, run_team
-from resolvers.embedded import EmbeddedServices, embedded_services
+from resolvers.embedded import EmbeddedServices, embedded_services, gcloud_binary
 from resolvers.errors import AssetlakeError
 from resolvers.lake.storage import Lake
 from sensors import streams as stream_sensors
@@ -170,7 +170,8 @@ def run_demo(lake: Lake, replace: bool = False, say: Say = lambda _: None) -> De
     lake.create()
     try:
         with tempfile.TemporaryDirectory(prefix="assetlake-demo-") as scratch:
-            say("starting moto (server mode) and the Pub/Sub emulator on 127.0.0.1")
+            emulator = " and the Pub/Sub emulator" if gcloud_binary() else ""
+            say(f"starting moto (server mode){emulator} on 127.0.0.1")
             with embedded_services(Path(scratch)) as services:
                 with demo_environment(lake, services.moto.address):
                     channel = feed_channel(corpus, Path(scratch), services.pubsub, say)
