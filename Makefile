@@ -33,7 +33,8 @@ test-fast: install
 dev: install
 	mkdir -p dagster_home
 	test -f dagster_home/dagster.yaml || cp deploy/dagster.yaml dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+	DAGSTER_HOME=$(CURDIR)/dagster_home ASSETLAKE_DRAIN_FOLLOW_SECONDS=$${ASSETLAKE_DRAIN_FOLLOW_SECONDS:-120} \
+		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
 
 lint: install
 	$(BIN)/ruff format --check .

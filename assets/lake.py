@@ -12,6 +12,8 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import LakeResource
+from resolvers.aws.describe import OfflineDescriber
+from resolvers.aws.types.describer import online_describer
 from resolvers.compliance.evaluate import EvaluationResult, evaluate
 from resolvers.drain import DrainResult, drain
 from resolvers.errors import AssetlakeError
@@ -44,6 +46,14 @@ class DrainConfig(dg.Config):
         "writer's indexes warm and needs no run launch per micro-batch); 0: drain once.",
     )
     poll_seconds: float = Field(default=0.5, gt=0, description="Pause when nothing is landed.")
+    offline: bool = Field(
+        default=False,
+        description="Call no cloud API: the state comes from the events alone "
+        "(else the AWS SDK reads what an event does not carry).",
+    )
+    describe_role_name: str = Field(
+        default="", description="Read-only role assumed in other accounts to describe assets."
+    )
 
 
 @dg.multi_asset(
@@ -79,11 +89,21 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
     deadline = time.monotonic() + config.follow_seconds
     try:
         writer = LakeWriter(lake.get_lake().create())
+        describer = (
+            OfflineDescriber()
+            if config.offline
+            else online_describer(config.describe_role_name or None)
+        )
         results = []
         while True:
             drained = time.perf_counter()
             result = drain(
-                writer, config.consumer, config.default_source, config.sources, config.batch_size
+                writer,
+                config.consumer,
+                config.default_source,
+                config.sources,
+                config.batch_size,
+                describer,
             )
             results.append(result)
             if result.records and config.follow_seconds:

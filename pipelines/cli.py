@@ -54,20 +54,30 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--offline", is_flag=True, help="Call no cloud API; state comes from the events.")
+@click.option(
+    "--role-name", default=None, help="Read-only role to assume in other accounts (online)."
+)
 @click.option("--batch-size", default=1000, show_default=True, help="Records per commit.")
 @click.option(
     "--rules/--no-rules", default=True, show_default=True, help="Evaluate compliance rules after."
 )
 @lake_option
 def ingest(
-    lake: Lake, files: tuple[Path, ...], offline: bool, batch_size: int, rules: bool
+    lake: Lake,
+    files: tuple[Path, ...],
+    offline: bool,
+    role_name: str | None,
+    batch_size: int,
+    rules: bool,
 ) -> None:
     """Process event files through the same code the Dagster jobs run."""
     from resolvers.aws.describe import OfflineDescriber
+    from resolvers.aws.types.describer import online_describer
     from resolvers.ingest import ingest_files
 
-    # online describers are not wired yet: without --offline the default is offline too
-    describer = OfflineDescriber() if offline else None
+    # online: the state an event does not carry is read with the AWS SDK (current credentials
+    # for their account, --role-name assumed in the others); offline: from the events alone
+    describer = OfflineDescriber() if offline else online_describer(role_name)
     report = ingest_files(lake, list(files), batch_size=batch_size, describer=describer)
     click.echo(
         f"{report.records} records from {report.files} files in {len(report.batches)} batches: "

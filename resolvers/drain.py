@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
+from resolvers.aws.describe import Describer
 from resolvers.ingest import Record, batch_id_of, fallback_id, ingest_records, resolve_records
 from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
@@ -128,8 +129,10 @@ def drain(
     default_source: str,
     sources: Collection[str] | None = None,
     batch_size: int = 1000,
+    describer: Describer | None = None,
 ) -> DrainResult:
-    """Resolve and commit everything landed since ``consumer``'s watermark."""
+    """Resolve and commit everything landed since ``consumer``'s watermark (``describer``:
+    where an event does not carry the asset's state; default offline)."""
     start = watermark(writer, consumer) + 1
     end = writer.lake.table(RAW_EVENTS.name).version()
     result = DrainResult(consumer, start, end)
@@ -138,7 +141,9 @@ def drain(
     landed = landed_since(writer, start, end, sources)
     records = [_record(p, e) for e, p in landed.select("event_id", "payload").iter_rows()]
     result.records = len(records)
-    result.batches = ingest_records(writer, records, default_source, batch_size, landed=True)
+    result.batches = ingest_records(
+        writer, records, default_source, batch_size, landed=True, describer=describer
+    )
     _advance(writer, consumer, start, end, len(records))
     result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
     return result

@@ -30,7 +30,7 @@ from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
 
 TICK_BUDGET_S = 8.0
 FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
-DEFAULT_FOLLOW_S = 120.0
+DEFAULT_FOLLOW_S = 0.0  # drain once; deployments set a window (make dev: 120 s)
 MIN_INTERVAL_S = 5  # the sensor daemon evaluates at most every 5 s whatever is asked
 LIMITS = PullLimits(max_records=5000, max_bytes=32 * 1024 * 1024, max_seconds=3.0)
 CONSUMERS = {  # consumer -> (default source, sources it resolves)
