@@ -113,6 +113,10 @@ def extend_chain(current: Version | None, observations: Iterable[Observation]) -
     ``current.last_observed_at``.
     """
     chain: list[Version] = [current] if current is not None else []
+    if isinstance(observations, list | tuple) and len(observations) == 1:  # the common case
+        (only,) = observations
+        _append_instant(chain, only, only.event_ids)
+        return chain
     ordered = sorted(observations, key=lambda obs: obs.event_time)
     for _, group in groupby(ordered, key=lambda obs: obs.event_time):
         lead, event_ids = _instant_winner(list(group))

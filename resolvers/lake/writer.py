@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -104,6 +105,7 @@ class LakeWriter:
         }
         self.state = CurrentState(lake)
         self._tail_rows: int | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assetlake-commit")
 
     # -- entry points ---------------------------------------------------------------------
     def commit(
@@ -115,17 +117,29 @@ class LakeWriter:
             return CommitResult(batch_id=batch_id, skipped=True)
         now = utcnow()
         props = _commit_properties(batch_id, txn)
-        raw = self._append_new(RAW_EVENTS, raw_events_table(batch.raw, batch_id, now), props)
-        changes = self._append_new(
-            ASSET_CHANGES, asset_changes_table(batch.changes, batch_id, now), props
-        )
-        unresolved = self._append_new(
-            UNRESOLVED_EVENTS, unresolved_table(batch.unresolved, batch_id, now), props
-        )
         plan = self.plan_versions(batch.observations)
-        logged = self._append_new(
-            ASSET_OBSERVATIONS, observations_table(plan.new_observations, now), props
-        )
+        # The four appends are independent commits to four tables (each idempotent on its
+        # keys), so they run side by side; the tail comes after the observation log, which a
+        # concurrent writer's repair rebuilds chains from.
+        appends = {
+            RAW_EVENTS.name: (RAW_EVENTS, raw_events_table(batch.raw, batch_id, now)),
+            ASSET_CHANGES.name: (ASSET_CHANGES, asset_changes_table(batch.changes, batch_id, now)),
+            UNRESOLVED_EVENTS.name: (
+                UNRESOLVED_EVENTS,
+                unresolved_table(batch.unresolved, batch_id, now),
+            ),
+            ASSET_OBSERVATIONS.name: (
+                ASSET_OBSERVATIONS,
+                observations_table(plan.new_observations, now),
+            ),
+        }
+        futures = {
+            name: self._pool.submit(self._append_new, spec, rows, props)
+            for name, (spec, rows) in appends.items()
+        }
+        written = {name: future.result() for name, future in futures.items()}
+        raw, changes = written[RAW_EVENTS.name], written[ASSET_CHANGES.name]
+        unresolved, logged = written[UNRESOLVED_EVENTS.name], written[ASSET_OBSERVATIONS.name]
         self._append_plan(plan, now, props)
         folded = self._maybe_fold()
         return CommitResult(
