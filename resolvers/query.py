@@ -28,6 +28,7 @@ from deltalake import DeltaTable
 
 from resolvers.diff import VersionState, version_changes
 from resolvers.errors import AssetlakeError, InputError, LakeError
+from resolvers.gcp import attribution
 from resolvers.lake.ddl import COMPACTED
 from resolvers.lake.layout import asset_versions_view_sql
 from resolvers.lake.storage import Lake
@@ -73,6 +74,7 @@ VIEWS: dict[str, tuple[str, str]] = {
         "min(event_time) AS first_change, max(event_time) AS last_change "
         "FROM asset_changes GROUP BY principal, principal_type",
     ),
+    attribution.VIEW_NAME: attribution.VIEW,
 }
 
 INVENTORY_COLUMNS = (
@@ -184,7 +186,9 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, n
     if not files:  # read_parquet of no file is an error: an empty table of the right columns
         con.execute(f"CREATE VIEW {name} AS {_conformed(spec, None)}")
         return False
-    types = {column: spec.schema.field(column).type for column in spec.partition_by}
+    table = lake.table(spec.name)
+    partitioned = set(table.metadata().partition_columns)  # as written (older lakes: fewer)
+    types = {c: spec.schema.field(c).type for c in spec.partition_by if c in partitioned}
     hive_types = ", ".join(
         f"{_sql_text(column)}: {_sql_text(duckdb_type(kind))}" for column, kind in types.items()
     )
