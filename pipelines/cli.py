@@ -291,8 +291,16 @@ def compact(lake: Lake, vacuum_hours: int, no_z_order: bool) -> None:
     help="Where the bench's temporary lakes go (default: the system temp folder).",
 )
 @click.option("--tiny", is_flag=True, hidden=True, help="A few thousand rows (tests).")
+@click.option(
+    "--e2e/--no-e2e",
+    default=False,
+    show_default=True,
+    help="Also measure latency and throughput through the Dagster daemon (a few minutes).",
+)
 @lake_option
-def bench(lake: Lake, quick: bool, as_json: bool, workdir: Path | None, tiny: bool) -> None:
+def bench(
+    lake: Lake, quick: bool, as_json: bool, workdir: Path | None, tiny: bool, e2e: bool
+) -> None:
     """Benchmark the write and read paths on synthetic lakes of its own.
 
     The bench builds its lakes in a temporary folder and removes them afterwards; --lake is
@@ -306,6 +314,15 @@ def bench(lake: Lake, quick: bool, as_json: bool, workdir: Path | None, tiny: bo
     del lake  # the bench never touches a user's lake
     sizes = TINY if tiny else QUICK if quick else FULL
     result = run_bench(sizes, workdir=workdir, progress=default_progress())
+    if e2e:
+        import tempfile
+
+        from resolvers.bench.e2e import QUICK_E2E, E2ESizes, measure_e2e
+
+        with tempfile.TemporaryDirectory(prefix="assetlake-e2e-", dir=workdir) as folder:
+            figures = measure_e2e(Path(folder), QUICK_E2E if quick else E2ESizes())
+        result.update({k: v for k, v in figures.items() if k != "e2e_detail"})
+        result.setdefault("detail", {})["e2e"] = figures.get("e2e_detail")
     click.echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
 

@@ -75,6 +75,13 @@ def _number(value: float) -> str:
     return f"{value:.3f}" if value >= 0.01 else f"{value:.4f}"
 
 
+E2E_GOALS = {
+    "e2e_latency_p50_s": "goal <= 5",
+    "e2e_latency_p99_s": "goal <= 15",
+    "e2e_events_per_s": "goal >= 10,000",
+}
+
+
 def render_table(result: dict[str, Any]) -> str:
     """The result as a readable table, with the sizes, the machine and the per-batch detail."""
     params, machine, detail = result["params"], result["machine"], result["detail"]
@@ -92,6 +99,9 @@ def render_table(result: dict[str, Any]) -> str:
     for name, what in FIGURES:
         value = result[name]
         lines.append(f"{name:<24}{_number(value):>14}  {_verdict(name, value):<20}{what}")
+    for name, goal in E2E_GOALS.items():  # with --e2e: through the Dagster daemon
+        if name in result:
+            lines.append(f"{name:<24}{_number(result[name]):>14}  {goal:<20}Dagster end to end")
     lines += ["", "per batch (seconds):", f"{'lake':<6}" + "".join(f"{k:>24}" for k in _KEYS)]
     for lake in ("lake_1x", "lake_10x"):
         lines.append(f"{lake[5:]:<6}" + "".join(f"{detail[lake][k]:>24.4f}" for k in _KEYS))
