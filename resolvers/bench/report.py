@@ -100,7 +100,7 @@ def render_table(result: dict[str, Any]) -> str:
         value = result[name]
         lines.append(f"{name:<24}{_number(value):>14}  {_verdict(name, value):<20}{what}")
     for name, goal in E2E_GOALS.items():  # with --e2e: through the Dagster daemon
-        if name in result:
+        if result.get(name) is not None:
             lines.append(f"{name:<24}{_number(result[name]):>14}  {goal:<20}Dagster end to end")
     lines += ["", "per batch (seconds):", f"{'lake':<6}" + "".join(f"{k:>24}" for k in _KEYS)]
     for lake in ("lake_1x", "lake_10x"):
