@@ -127,7 +127,8 @@ def feed_gcp(
             f"gcp_asset_feed_sensor on {channel.subscription}: {landed} landed, {runs} drain run(s)"
         )
     else:
-        say("the GCP feed from a file (no gcloud SDK with the Pub/Sub emulator here)")
+        why = services.pubsub_problem or "no gcloud SDK with the Pub/Sub emulator here"
+        say(f"the GCP feed from a file ({why})")
         pipeline.ingest_file(channel.path)
 
 
@@ -149,7 +150,9 @@ def forget_writer(lake: Lake) -> None:
     stream_sensors._writers.pop(lake.uri, None)
 
 
-def _pipeline(lake: Lake, services: EmbeddedServices, channel: FeedChannel, say: Say) -> tuple:
+def _pipeline(
+    lake: Lake, services: EmbeddedServices, channel: FeedChannel, say: Say
+) -> tuple[AwsDemoResult, AwsScanResult, int, int]:
     """Steps 3 to 5 with the instance open; returns (aws, scan, runs, alerts)."""
     with demo_instance(lake) as instance, counted_alerts() as alerts:
         pipeline = Pipeline(lake, instance, say)

@@ -25,7 +25,7 @@ from resolvers.lake.storage import Lake
 
 Say = Callable[[str], None]
 MAX_TICKS = 6  # per call: one tick lands everything the demo sends; the rest is a margin
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # failures still raise
 DAGSTER_FOLDER = "_dagster"
 INSTANCE_YAML = """\
 # The Dagster instance of `assetlake demo` (its runs): DAGSTER_HOME=<this folder> dagster dev

@@ -163,11 +163,25 @@ class EmbeddedServices:
     moto: EmbeddedServer
     pubsub: EmbeddedServer | None
     started: list[EmbeddedServer] = field(default_factory=list)
+    pubsub_problem: str | None = None  # why the emulator is not there, if the SDK is
 
     @property
     def ports(self) -> list[int]:
         """Every port a service of this run listens on."""
         return [server.port for server in self.started]
+
+
+def _emulator_problem(emulator: EmbeddedServer | None) -> str | None:
+    """None once the emulator answers (or when there is none); else why it did not start
+    (a gcloud SDK without the emulator component, no Java), after stopping what is left."""
+    if emulator is None:
+        return None
+    try:
+        emulator.wait_ready()
+    except ServiceError as exc:
+        emulator.stop()
+        return " ".join(str(exc).split())[:300]
+    return None
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -201,9 +215,11 @@ def embedded_services(folder: Path, pubsub: bool = True) -> Iterator[EmbeddedSer
                 started.append(emulator)
             moto = launch_moto(folder)
             started.append(moto)
-            for server in started:
-                server.wait_ready()
-            yield EmbeddedServices(moto, emulator, list(started))
+            moto.wait_ready()
+            problem = _emulator_problem(emulator)
+            if problem:  # the demo goes on without it (the feed then comes from a file)
+                emulator = None
+            yield EmbeddedServices(moto, emulator, list(started), problem)
         finally:
             for server in reversed(started):
                 server.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,8 @@ class DemoRun:
 def run_demo_cli(lake_dir: Path) -> DemoRun:
     """``assetlake demo --lake DIR`` in this process; fails the test on a non-zero exit."""
     result = CliRunner().invoke(main, ["demo", "--lake", str(lake_dir)])
-    assert result.exit_code == 0, result.output
+    error = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
+    assert result.exit_code == 0, result.output + error
     ports = sorted(
         {int(p) for p in re.findall(r"on (?:http://)?127\.0\.0\.1:(\d+)", result.output)}
     )
