@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+DAGSTER_HOME ?= $(CURDIR)/dagster_home
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo test test-fast dev lint format bench lock catalog clean
@@ -31,9 +32,9 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not service"
 
 dev: install
-	mkdir -p dagster_home
-	test -f dagster_home/dagster.yaml || cp deploy/dagster.yaml dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/dagster_home ASSETLAKE_DRAIN_FOLLOW_SECONDS=$${ASSETLAKE_DRAIN_FOLLOW_SECONDS:-120} \
+	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) ASSETLAKE_DRAIN_FOLLOW_SECONDS=$${ASSETLAKE_DRAIN_FOLLOW_SECONDS:-120} \
 		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
 
 lint: install

@@ -147,7 +147,7 @@ def aws_scan(lake: Lake, endpoint: str, say: Say) -> AwsScanResult:
 def forget_writer(lake: Lake) -> None:
     """Drop the sensors' cached writer of this lake (a demo with --replace in the same process
     must not reuse the warm indexes of the lake it deleted)."""
-    stream_sensors._writers.pop(lake.uri, None)
+    stream_sensors.forget_writer(lake.uri)
 
 
 def _pipeline(

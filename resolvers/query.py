@@ -309,20 +309,6 @@ def inventory(
     return _fetch(_connection(source), query, params)
 
 
-def _finding_columns(as_of: bool) -> list[str]:
-    """The findings columns; at an instant ``$at``, status and resolved_at as they were then."""
-    columns = list(FINDING_COLUMNS)
-    if as_of:
-        still_open = "(resolved_at IS NULL OR resolved_at > $at)"
-        columns[columns.index("status")] = (
-            f"CASE WHEN {still_open} THEN 'open' ELSE 'resolved' END AS status"
-        )
-        columns[columns.index("resolved_at")] = (
-            f"CASE WHEN {still_open} THEN NULL ELSE resolved_at END AS resolved_at"
-        )
-    return columns
-
-
 def _validity(instant: dt.datetime | None) -> tuple[list[str], list[Any]]:
     if instant is None:  # is_current is the partition column: only current files are read
         return ["is_current", "NOT is_deleted"], []
@@ -418,7 +404,7 @@ def findings(
 
 def _finding_columns(as_of: bool) -> list[str]:
     """The findings columns; at an instant ``$at``, status and resolved_at as they were then."""
-    columns = list(FINDING_COLUMNS)
+    columns: list[str] = list(FINDING_COLUMNS)
     if as_of:
         still_open = "(resolved_at IS NULL OR resolved_at > $at)"
         columns[columns.index("status")] = (

@@ -135,9 +135,9 @@ def _iso_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = column.type
     if kind.tz:  # the same instants, written in UTC
         column = column.cast(pa.timestamp(kind.unit, "UTC"))
-    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
-    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
-    return pc.binary_join_element_wise(text, pa.scalar("Z"), pa.scalar(""))
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")  # pyright: ignore[reportAttributeAccessIssue]
+    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")  # pyright: ignore[reportAttributeAccessIssue]
+    return pc.binary_join_element_wise(text, pa.scalar("Z"), pa.scalar(""))  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def _csv_native(kind: pa.DataType) -> bool:

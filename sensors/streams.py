@@ -75,6 +75,11 @@ def writer_for(lake: Lake) -> LakeWriter:
     return writer
 
 
+def forget_writer(lake_uri: str) -> None:
+    """Drop the cached writer of a lake (its folder was deleted or replaced)."""
+    _writers.pop(lake_uri, None)
+
+
 def pump_for(writer: LakeWriter, source: StreamSource, budget_s: float) -> list[PumpResult]:
     """Pump micro-batches until the source is drained or the budget is spent."""
     deadline = time.monotonic() + budget_s

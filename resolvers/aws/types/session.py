@@ -127,13 +127,20 @@ class Sessions:
         self._readers: dict[str, AccountReader] = {}
         self._refused: dict[str, Exception] = {}  # accounts whose role could not be assumed
         self._local: str | None = None
+        self._local_error: Exception | None = None  # a failed lookup is not asked again
         self._lock = threading.Lock()
 
     def local_account(self) -> str:
         """The account of the base credentials (``sts:GetCallerIdentity``, asked once)."""
         with self._lock:
+            if self._local_error is not None:
+                raise self._local_error
             if self._local is None:
-                identity = self._sts().get_caller_identity()
+                try:
+                    identity = self._sts().get_caller_identity()
+                except Exception as error:  # no credentials, no network: every describe of
+                    self._local_error = error  # this process fails at once, with this reason
+                    raise
                 self._local = str(identity["Account"])
             return self._local
 
