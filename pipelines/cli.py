@@ -314,6 +314,15 @@ def bench(
     del lake  # the bench never touches a user's lake
     sizes = TINY if tiny else QUICK if quick else FULL
     result = run_bench(sizes, workdir=workdir, progress=default_progress())
+    if not tiny:  # the cost model: a scan and the event path on a moto account (started here)
+        from resolvers.bench.scan import measure_describes, measure_scan
+
+        scan = measure_scan(200 if quick else 1000, workdir=workdir)
+        describes = measure_describes()
+        result["scan_assets_per_s"] = scan["scan_assets_per_s"]
+        result["scan_api_calls_per_asset"] = scan["scan_api_calls_per_asset"]
+        result["event_api_calls_per_change"] = describes["event_api_calls_per_change"]
+        result.setdefault("detail", {})["scan"] = {**scan, **describes}
     if e2e:
         import tempfile
 
