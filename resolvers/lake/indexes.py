@@ -239,6 +239,14 @@ class CurrentState:
         self._versions = self.table_versions()
         return True
 
+    def in_sync(self) -> bool:
+        """Whether the state follows the tables as they are now (nobody else committed)."""
+        return self._versions is not None and self.table_versions() == self._versions
+
+    def rebase(self) -> None:
+        """Follow the tables' new versions after a change of layout only (a fold)."""
+        self._versions = self.table_versions()
+
     def invalidate(self) -> None:
         """Forget everything: reload on next use."""
         self._versions = None

@@ -1,8 +1,8 @@
 """Committing a resolved batch to the lake, idempotently, so invariants 1-5 hold after it.
 
-Order of commits, chosen so that a crash anywhere loses nothing and a re-run repairs it:
-raw_events (landing), asset_changes, unresolved_events, asset_observations (the log a chain is
-rebuilt from), then the asset_versions row operations (the tail, see layout.py). Every append is
+Commits, chosen so that a crash anywhere loses nothing and a re-run repairs it: raw_events,
+asset_changes, unresolved_events and asset_observations (the log a chain is rebuilt from) side
+by side, then the asset_versions row operations (the tail, see layout.py). Every append is
 idempotent on the table's key, checked against in-process hash indexes so that a batch costs
 what the batch is, not what the table is. Each commit carries the batch id in its metadata and,
 for streams, an application transaction (``app_id``, sequence) so that a re-delivered batch is
@@ -157,11 +157,11 @@ class LakeWriter:
 
     def fold(self) -> FoldResult:
         """Apply the tail to asset_versions now (asset_versions is then exact on its own)."""
-        in_sync = self.state.table_versions() == self.state._versions
+        in_sync = self.state.in_sync()
         result = fold(self.lake)
         self._tail_rows = 0
         if in_sync:  # folding changes the layout, not the content: the state stays valid
-            self.state._versions = self.state.table_versions()
+            self.state.rebase()
         return result
 
     def _refresh(self) -> None:
