@@ -10,6 +10,7 @@ A bare Asset (an export line) with an update time is an observation at that time
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -108,6 +109,7 @@ def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
+@functools.lru_cache(maxsize=4096)
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
