@@ -531,5 +531,25 @@ def iam_policy(organizations: bool, no_cloud_control: bool, assume_role: str | N
     click.echo(policy_text(organizations, not no_cloud_control, assume_role))
 
 
+@main.command()
+@click.argument("target", metavar="EVENT_ID|ASSET_KEY")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Readable text, or one JSON object for scripts.",
+)
+@lake_option
+def trace(lake: Lake, target: str, fmt: str) -> None:
+    """The journey of one record (EVENT_ID) or of every change of one asset (ASSET_KEY):
+    landing, resolution, changes, versions or why none, findings, alerts, time per stage."""
+    from resolvers.trace import render_trace
+    from resolvers.trace import trace as trace_target
+
+    click.echo(render_trace(trace_target(lake, target), fmt), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,343 @@
+"""The journey of one record through the pipeline, or of every change of one asset.
+
+:func:`trace` takes an event id or an asset key. For an event: each raw_events row under that
+id (colliding ids with different content are separate rows), the raw_events version it was
+landed in (from the change data feed, when its files are still there), the drains that covered
+it, the asset changes it produced, the versions it contributed to or why it wrote none, the
+findings it opened or resolved, the alerts of those findings, and the seconds spent in each
+stage. For an asset: its versions and a short journey of each of its change events.
+
+The result is a plain dict (JSON-ready but for datetimes); :func:`render_trace` prints it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+from deltalake.exceptions import DeltaError
+
+from resolvers.lake.storage import Lake
+from resolvers.lake.tables import RAW_EVENTS
+from resolvers.query import QueryError, connect
+from resolvers.render import iso
+
+NO_CHANGE_CLASSES = {
+    "read": "a read: it changes no asset",
+    "data": "a data-plane event: it changes no asset's configuration",
+    "error": "a failed call (error code): it changed nothing",
+    "unknown": "an event of unknown kind: not resolved to any asset",
+}
+
+RAW_QUERY = """
+SELECT event_id, source, cloud, account_id, region, event_time, received_at, classification,
+       batch_id, record_hash
+FROM raw_events WHERE event_id = $id ORDER BY received_at, record_hash
+"""
+CHANGES_QUERY = """
+SELECT asset_key, action, event_source, event_name, principal, principal_type, batch_id,
+       recorded_at
+FROM asset_changes WHERE event_id = $id ORDER BY asset_key
+"""
+VERSIONS_QUERY = """
+SELECT asset_key, version, valid_from, valid_to, is_deleted, change_source, recorded_at
+FROM asset_versions WHERE list_contains(change_event_ids, $id) ORDER BY asset_key, version
+"""
+UNRESOLVED_QUERY = """
+SELECT event_source, event_name, reason, detail, batch_id, recorded_at
+FROM unresolved_events WHERE event_id = $id ORDER BY reason
+"""
+OBSERVED_QUERY = """
+SELECT count(*) FROM asset_observations WHERE list_contains(event_ids, $id)
+"""
+FINDINGS_QUERY = """
+SELECT finding_id, rule_id, severity, asset_key, status, opened_at, resolved_at,
+       CASE WHEN opened_by_event_id = $id THEN 'opened' ELSE 'resolved' END AS effect
+FROM findings WHERE opened_by_event_id = $id OR resolved_by_event_id = $id
+ORDER BY opened_at, finding_id
+"""
+ALERTS_QUERY = """
+SELECT alert_id, sink, finding_id, kind, status, attempts, created_at, sent_at
+FROM alerts WHERE list_contains($ids, finding_id) ORDER BY created_at, alert_id
+"""
+DRAINS_QUERY = """
+SELECT consumer, from_version, to_version, records, drained_at FROM drain_progress
+WHERE $version BETWEEN from_version AND to_version ORDER BY drained_at
+"""
+ASSET_VERSIONS_QUERY = """
+SELECT version, valid_from, valid_to, is_deleted, changed_by, change_source, change_event_ids,
+       recorded_at
+FROM asset_versions WHERE asset_key = $key ORDER BY valid_from
+"""
+ASSET_EVENTS_QUERY = """
+WITH ids AS (
+    SELECT event_id FROM asset_changes WHERE asset_key = $key
+    UNION SELECT unnest(change_event_ids) FROM asset_versions WHERE asset_key = $key
+)
+SELECT ids.event_id,
+       (SELECT min(event_time) FROM raw_events r WHERE r.event_id = ids.event_id) AS event_time,
+       (SELECT min(received_at) FROM raw_events r WHERE r.event_id = ids.event_id)
+           AS received_at,
+       (SELECT any_value(source) FROM raw_events r WHERE r.event_id = ids.event_id) AS source,
+       c.action, c.event_name, c.principal, c.recorded_at AS change_recorded_at,
+       (SELECT list(v.version ORDER BY v.version) FROM asset_versions v
+         WHERE v.asset_key = $key AND list_contains(v.change_event_ids, ids.event_id))
+           AS versions,
+       (SELECT min(v.recorded_at) FROM asset_versions v
+         WHERE v.asset_key = $key AND list_contains(v.change_event_ids, ids.event_id))
+           AS version_recorded_at,
+       (SELECT count(*) FROM findings f WHERE f.asset_key = $key
+         AND ids.event_id IN (f.opened_by_event_id, f.resolved_by_event_id)) AS findings,
+       (SELECT count(*) FROM asset_observations o WHERE o.asset_key = $key
+         AND list_contains(o.event_ids, ids.event_id)) AS observed
+FROM ids LEFT JOIN asset_changes c ON c.event_id = ids.event_id AND c.asset_key = $key
+ORDER BY event_time NULLS LAST, ids.event_id
+"""
+
+
+def trace(lake: Lake, target: str) -> dict[str, Any]:
+    """The journey of event ``target``, or of every change of asset ``target``.
+
+    QueryError when the lake knows neither an event nor an asset of that name.
+    """
+    con = connect(lake)
+    if _count(con, "SELECT count(*) FROM asset_versions WHERE asset_key = $id", target) or (
+        _count(con, "SELECT count(*) FROM asset_changes WHERE asset_key = $id", target)
+    ):
+        return trace_asset(con, target)
+    known = sum(
+        _count(con, f"SELECT count(*) FROM {table} WHERE event_id = $id", target)
+        for table in ("raw_events", "asset_changes", "unresolved_events")
+    )
+    if not known:
+        raise QueryError(f"no event or asset {target!r} in the lake")
+    return trace_event(con, target, _landed_versions(lake, target))
+
+
+def _count(con: duckdb.DuckDBPyConnection, query: str, value: str) -> int:
+    row = con.execute(query, {"id": value}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, **params: Any) -> list[dict[str, Any]]:
+    try:
+        return con.execute(query, params).fetch_arrow_table().to_pylist()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).splitlines()[0]) from exc
+
+
+def _landed_versions(lake: Lake, event_id: str) -> dict[str, int]:
+    """record_hash -> the raw_events version that landed it, from the change data feed.
+
+    Empty where the feed cannot tell (files of early versions vacuumed, an older table).
+    """
+    literal = "'" + event_id.replace("'", "''") + "'"
+    try:
+        reader = lake.table(RAW_EVENTS.name).load_cdf(
+            starting_version=0,
+            columns=["event_id", "record_hash", "_change_type", "_commit_version"],
+            predicate=f"event_id = {literal}",
+            allow_out_of_range=True,
+        )
+        rows = pa.table(reader.read_all()).to_pylist()
+    except (DeltaError, OSError, pa.ArrowException, ValueError):
+        return {}
+    landed: dict[str, int] = {}
+    for row in rows:
+        if row["_change_type"] == "insert" and row["event_id"] == event_id:
+            version = int(row["_commit_version"])
+            landed[row["record_hash"]] = min(version, landed.get(row["record_hash"], version))
+    return landed
+
+
+def trace_event(
+    con: duckdb.DuckDBPyConnection, event_id: str, landed: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The journey of one event id (see the module docstring)."""
+    landed = landed or {}
+    records = _rows(con, RAW_QUERY, id=event_id)
+    for record in records:
+        version = landed.get(record["record_hash"])
+        record["landed_version"] = version
+        record["drains"] = [] if version is None else _rows(con, DRAINS_QUERY, version=version)
+    changes = _rows(con, CHANGES_QUERY, id=event_id)
+    versions = _rows(con, VERSIONS_QUERY, id=event_id)
+    unresolved = _rows(con, UNRESOLVED_QUERY, id=event_id)
+    findings = _rows(con, FINDINGS_QUERY, id=event_id)
+    ids = [f["finding_id"] for f in findings]
+    alerts = _rows(con, ALERTS_QUERY, ids=ids) if ids else []
+    observed = _count(con, OBSERVED_QUERY, event_id)
+    return {
+        "kind": "event",
+        "event_id": event_id,
+        "records": records,
+        "changes": changes,
+        "versions": versions,
+        "no_version_reason": None
+        if versions
+        else _no_version_reason(records, changes, unresolved, observed),
+        "unresolved": unresolved,
+        "findings": findings,
+        "alerts": alerts,
+        "stages": _stages(records, changes, versions),
+    }
+
+
+def _no_version_reason(
+    records: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    unresolved: list[dict[str, Any]],
+    observed: int,
+) -> str:
+    """Why an event wrote no version."""
+    if unresolved:
+        return "; ".join(f"unresolved ({u['reason']}): {u['detail']}" for u in unresolved)
+    classes = {r["classification"] for r in records}
+    if not changes and classes and classes <= set(NO_CHANGE_CLASSES):
+        return "; ".join(NO_CHANGE_CLASSES[c] for c in sorted(classes))
+    if observed:
+        return "a repeat of the state already current: no new version"
+    if changes:
+        return "the change carries no state of the asset (offline, or nothing to describe)"
+    return "not resolved yet: no drain has processed it"
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def _first(rows: list[dict[str, Any]], column: str) -> dt.datetime | None:
+    values = [row[column] for row in rows if row.get(column) is not None]
+    return min(values) if values else None
+
+
+def _stages(
+    records: list[dict[str, Any]], changes: list[dict[str, Any]], versions: list[dict[str, Any]]
+) -> dict[str, float | None]:
+    """Seconds from event time to landing, to the changes recorded, to the version recorded."""
+    event_time, received = _first(records, "event_time"), _first(records, "received_at")
+    changed = _first(changes, "recorded_at")
+    return {
+        "event_to_received_s": _seconds(event_time, received),
+        "received_to_changes_s": _seconds(received, changed),
+        "changes_to_version_s": _seconds(changed or received, _first(versions, "recorded_at")),
+    }
+
+
+def trace_asset(con: duckdb.DuckDBPyConnection, asset_key: str) -> dict[str, Any]:
+    """The versions of one asset and a short journey of each of its change events."""
+    events = _rows(con, ASSET_EVENTS_QUERY, key=asset_key)
+    for event in events:
+        observed = event.pop("observed")
+        event["no_version_reason"] = (
+            None
+            if event["versions"]
+            else _no_version_reason([], [event] if event["action"] else [], [], observed)
+        )
+        event["stages"] = {
+            "event_to_received_s": _seconds(event["event_time"], event["received_at"]),
+            "received_to_changes_s": _seconds(event["received_at"], event["change_recorded_at"]),
+            "changes_to_version_s": _seconds(
+                event["change_recorded_at"] or event["received_at"], event["version_recorded_at"]
+            ),
+        }
+    return {
+        "kind": "asset",
+        "asset_key": asset_key,
+        "versions": _rows(con, ASSET_VERSIONS_QUERY, key=asset_key),
+        "events": events,
+    }
+
+
+# -- output -----------------------------------------------------------------------------------
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def trace_json(result: dict[str, Any]) -> str:
+    """The trace as one JSON object (timestamps ISO 8601 UTC)."""
+    return (
+        orjson.dumps(
+            result,
+            default=_json_default,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME,
+        ).decode()
+        + "\n"
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return f"{value:.3f}s"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value) or "-"
+    return str(value)
+
+
+def _line(row: dict[str, Any], columns: tuple[str, ...]) -> str:
+    return "  " + "  ".join(f"{c}={_text(row.get(c))}" for c in columns)
+
+
+def render_trace(result: dict[str, Any], fmt: str = "table") -> str:
+    """The trace as readable text (``table``) or one JSON object (``json``)."""
+    if fmt == "json":
+        return trace_json(result)
+    lines = _event_lines(result) if result["kind"] == "event" else _asset_lines(result)
+    return "\n".join(lines) + "\n"
+
+
+def _section(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
+    return [f"{title} ({len(rows)}):", *(_line(row, columns) for row in rows)]
+
+
+def _event_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"event {result['event_id']}"]
+    for record in result["records"]:
+        lines.append(
+            _line(record, ("source", "event_time", "received_at", "classification", "batch_id"))
+        )
+        lines.append(_line(record, ("record_hash", "account_id", "region", "landed_version")))
+        lines.extend(
+            "    drained by " + _line(d, ("consumer", "from_version", "to_version", "drained_at"))
+            for d in record["drains"]
+        )
+    change_columns = ("asset_key", "action", "event_name", "principal", "recorded_at")
+    lines += _section("asset changes", result["changes"], change_columns)
+    version_columns = ("asset_key", "version", "valid_from", "is_deleted", "recorded_at")
+    lines += _section("versions", result["versions"], version_columns)
+    if result["no_version_reason"]:
+        lines.append(f"  no version: {result['no_version_reason']}")
+    finding_columns = ("effect", "rule_id", "severity", "asset_key", "status", "finding_id")
+    lines += _section("findings", result["findings"], finding_columns)
+    lines += _section("alerts", result["alerts"], ("kind", "sink", "status", "finding_id"))
+    lines.append("stages: " + _line(result["stages"], tuple(result["stages"])).strip())
+    return lines
+
+
+def _asset_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"asset {result['asset_key']}"]
+    version_columns = ("version", "valid_from", "valid_to", "is_deleted", "changed_by")
+    lines += _section("versions", result["versions"], (*version_columns, "change_source"))
+    lines.append(
+        f"change events ({len(result['events'])}; "
+        "stages = event -> received / received -> changes / changes -> version):"
+    )
+    for event in result["events"]:
+        columns = ("event_id", "event_time", "event_name", "action", "received_at", "versions")
+        stages = event["stages"]
+        lines.append(
+            _line(event, (*columns, "findings"))
+            + f"  stages={_text(stages['event_to_received_s'])}"
+            + f"/{_text(stages['received_to_changes_s'])}/{_text(stages['changes_to_version_s'])}"
+            + (f"  no version: {event['no_version_reason']}" if event["no_version_reason"] else "")
+        )
+    return lines
