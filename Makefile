@@ -60,3 +60,15 @@ catalog: install  ## regenerate resolvers/aws/catalog.json from botocore + IAM S
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Prowler vs assetlake on one seeded moto account -> docs/parity.md (not part of make test).
+# Prowler gets its own venv (.parity/venv, about 3 minutes to install the first time).
+PARITY_VENV := .parity/venv
+.PHONY: parity
+$(PARITY_VENV)/.installed:
+	test -x $(PARITY_VENV)/bin/python || $(PYTHON) -m venv $(PARITY_VENV)
+	$(PARITY_VENV)/bin/pip install -q --disable-pip-version-check prowler
+	touch $@
+
+parity: install $(PARITY_VENV)/.installed
+	$(BIN)/python -m resolvers.parity --prowler $(PARITY_VENV)/bin/prowler
