@@ -59,12 +59,22 @@ class BenchSizes:
     rows_per_commit: int = 500_000  # history building (about 2 GB of memory a commit)
     history_keys: int = 11  # assets whose history is read (one of them warms up)
     as_of_repeats: int = 3
+    rules_versions: int = 1_000_000  # versions the compliance rules judge (rules_versions_per_s)
 
 
 FULL = BenchSizes("full", 1_000_000, 10_000_000, 1_000_000, BatchPlan(2, 10, 50, 150.0))
-QUICK = BenchSizes("quick", 100_000, 1_000_000, 100_000, BatchPlan(2, 8, 40, 12.0))
+QUICK = BenchSizes(
+    "quick", 100_000, 1_000_000, 100_000, BatchPlan(2, 8, 40, 12.0), rules_versions=100_000
+)
 TINY = BenchSizes(
-    "tiny", 2_000, 10_000, 2_000, BatchPlan(1, 3, 3, 0.0), append_commits=5, history_keys=3
+    "tiny",
+    2_000,
+    10_000,
+    2_000,
+    BatchPlan(1, 3, 3, 0.0),
+    append_commits=5,
+    history_keys=3,
+    rules_versions=2_000,
 )
 
 
@@ -83,6 +93,7 @@ class Figures:
     history_rows: int = 0
     query_layer: str = ""
     fold_s: float | None = None
+    rules_versions_per_s: float = 0.0
     rss_mb: dict[str, float] = field(default_factory=dict)  # peak so far, after each phase
 
 
@@ -126,6 +137,7 @@ def _measure(folder: Path, sizes: BenchSizes, seed: int, say: Progress) -> Figur
         figures.rounds = run_lanes([base, big], sizes.batch_size, sizes.batches, say)
     figures.rss_mb["ingest"] = peak_rss_mb()
     _query_phase(big.writer.lake, sizes, seed, figures, say)
+    _rules_phase(big.writer.lake, sizes, figures, say)
     figures.rss_mb["queries"] = peak_rss_mb()
     _fold_phase(big, figures, say)
     figures.rss_mb["fold"] = peak_rss_mb()
@@ -180,6 +192,20 @@ def _query_phase(lake: Lake, sizes: BenchSizes, seed: int, figures: Figures, say
     con.close()
 
 
+def _rules_phase(lake: Lake, sizes: BenchSizes, figures: Figures, say: Progress) -> None:
+    """Every state rule over ``rules_versions`` versions of the 10x lake, in memory."""
+    from resolvers.compliance.evaluate import state_findings_of_frame
+    from resolvers.lake.layout import read_table
+
+    frame = read_table(lake, "asset_versions").head(sizes.rules_versions).collect()
+    frame = frame.sort("asset_key", "valid_from")
+    started = time.perf_counter()
+    state_findings_of_frame(frame)
+    seconds = time.perf_counter() - started
+    figures.rules_versions_per_s = frame.height / seconds if seconds else 0.0
+    say(f"rules judged {frame.height:,} versions in {seconds:.2f} s")
+
+
 def _fold_phase(lane: Lane, figures: Figures, say: Progress) -> None:
     fold = getattr(lane.writer, "fold", None)
     if not callable(fold):
@@ -210,6 +236,8 @@ def result_dict(
         "history_growth_ratio": round(big_commit / base_commit, 3) if base_commit else 0.0,
         "asof_query_s": round(figures.as_of_s, 4),
         "asset_history_query_s": round(figures.history_s, 4),
+        "rules_versions_per_s": round(figures.rules_versions_per_s, 1),
+        "rules_vs_ingest": round(figures.rules_versions_per_s / ingest, 3) if ingest else 0.0,
         "peak_rss_mb": round(peak_rss_mb, 1),
         "machine": machine,
         "params": params,
