@@ -88,7 +88,7 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
     started = time.perf_counter()
     deadline = time.monotonic() + config.follow_seconds
     try:
-        writer = LakeWriter(lake.get_lake().create())
+        writer = LakeWriter(lake.get_lake().create(), run_id=context.run.run_id)
         describer = (
             OfflineDescriber()
             if config.offline

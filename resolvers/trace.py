@@ -13,6 +13,7 @@ The result is a plain dict (JSON-ready but for datetimes); :func:`render_trace` 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import duckdb
@@ -25,6 +26,8 @@ from resolvers.lake.tables import RAW_EVENTS
 from resolvers.query import QueryError, connect
 from resolvers.render import iso
 
+# where `make dev` serves the Dagster UI; ASSETLAKE_DAGSTER_URL points at another one
+DAGSTER_URL = "http://127.0.0.1:3000"
 NO_CHANGE_CLASSES = {
     "read": "a read: it changes no asset",
     "data": "a data-plane event: it changes no asset's configuration",
@@ -34,12 +37,12 @@ NO_CHANGE_CLASSES = {
 
 RAW_QUERY = """
 SELECT event_id, source, cloud, account_id, region, event_time, received_at, classification,
-       batch_id, record_hash
+       batch_id, record_hash, run_id
 FROM raw_events WHERE event_id = $id ORDER BY received_at, record_hash
 """
 CHANGES_QUERY = """
 SELECT asset_key, action, event_source, event_name, principal, principal_type, batch_id,
-       recorded_at
+       run_id, recorded_at
 FROM asset_changes WHERE event_id = $id ORDER BY asset_key
 """
 VERSIONS_QUERY = """
@@ -164,6 +167,8 @@ def trace_event(
         record["landed_version"] = version
         record["drains"] = [] if version is None else _rows(con, DRAINS_QUERY, version=version)
     changes = _rows(con, CHANGES_QUERY, id=event_id)
+    for row in [*records, *changes]:
+        row["run_url"] = run_url(row["run_id"])
     versions = _rows(con, VERSIONS_QUERY, id=event_id)
     unresolved = _rows(con, UNRESOLVED_QUERY, id=event_id)
     findings = _rows(con, FINDINGS_QUERY, id=event_id)
@@ -184,6 +189,14 @@ def trace_event(
         "alerts": alerts,
         "stages": _stages(records, changes, versions),
     }
+
+
+def run_url(run_id: str | None) -> str | None:
+    """The Dagster UI address of a run (None for rows written outside a run)."""
+    if not run_id:
+        return None
+    base = os.environ.get("ASSETLAKE_DAGSTER_URL") or DAGSTER_URL
+    return f"{base.rstrip('/')}/runs/{run_id}"
 
 
 def _no_version_reason(
@@ -306,11 +319,13 @@ def _event_lines(result: dict[str, Any]) -> list[str]:
             _line(record, ("source", "event_time", "received_at", "classification", "batch_id"))
         )
         lines.append(_line(record, ("record_hash", "account_id", "region", "landed_version")))
+        if record["run_url"]:
+            lines.append(f"    landed by run {record['run_url']}")
         lines.extend(
             "    drained by " + _line(d, ("consumer", "from_version", "to_version", "drained_at"))
             for d in record["drains"]
         )
-    change_columns = ("asset_key", "action", "event_name", "principal", "recorded_at")
+    change_columns = ("asset_key", "action", "event_name", "principal", "recorded_at", "run_url")
     lines += _section("asset changes", result["changes"], change_columns)
     version_columns = ("asset_key", "version", "valid_from", "is_deleted", "recorded_at")
     lines += _section("versions", result["versions"], version_columns)

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
+from deltalake import DeltaTable
 
 from pipelines.cli import main
 from resolvers.drain import drain, land
 from resolvers.ingest import read_file
 from resolvers.lake.storage import Lake
+from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS
 from resolvers.lake.writer import LakeWriter
 from resolvers.trace import trace
 
@@ -153,3 +157,38 @@ def test_a_drained_record_shows_the_drain_that_resolved_it(lake: Lake, tmp_path:
     assert raw["landed_version"] == landed.raw_events_version
     assert [d["consumer"] for d in raw["drains"]] == ["gcp-feed"]
     assert result["versions"] and result["stages"]["received_to_changes_s"] >= 0
+
+
+def _older_lake(tmp_path: Path) -> Lake:
+    """A lake whose raw_events and asset_changes predate the run_id column."""
+    lake = Lake(str(tmp_path / "lake")).create()
+    for spec in (RAW_EVENTS, ASSET_CHANGES):
+        uri = lake.table_uri(spec.name)
+        DeltaTable(uri).delete()  # no rows; the table is then replaced by its older shape
+        DeltaTable.create(
+            uri,
+            schema=pa.schema([f for f in spec.schema if f.name != "run_id"]),
+            partition_by=list(spec.partition_by),
+            configuration=dict(spec.configuration) or None,
+            mode="overwrite",
+        )
+    return Lake(lake.uri)
+
+
+def test_an_older_lake_gains_run_id_and_a_run_is_traced(tmp_path: Path) -> None:
+    lake = _older_lake(tmp_path)
+    assert "run_id" not in DeltaTable(lake.table_uri(RAW_EVENTS.name)).schema().to_arrow().names
+    lake.create()
+    for spec in (RAW_EVENTS, ASSET_CHANGES):
+        assert "run_id" in DeltaTable(lake.table_uri(spec.name)).schema().to_arrow().names
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(orjson.dumps(_feed()[0]).decode() + "\n")
+    writer = LakeWriter(lake, run_id="run-1234")
+    land(writer, read_file(feed), "gcp_asset_feed")
+    drain(writer, "gcp-feed", "gcp_asset_feed")
+    changes = pl.read_delta(lake.table_uri(ASSET_CHANGES.name))
+    assert changes.get_column("run_id").to_list() == ["run-1234"]
+    (event,) = trace(lake, BUCKET)["events"]
+    result = trace(lake, event["event_id"])
+    assert result["records"][0]["run_url"].endswith("/runs/run-1234")
+    assert result["changes"][0]["run_id"] == "run-1234"

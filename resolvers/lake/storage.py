@@ -18,9 +18,10 @@ import botocore.session
 import fsspec
 import orjson
 import polars as pl
+import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake import DeltaTable, Schema
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from resolvers.errors import LakeError
 from resolvers.lake.tables import TABLES, TABLES_BY_NAME, TableSpec
@@ -224,11 +225,27 @@ class Lake:
             return
         present = set(table.schema().to_arrow().names)
         missing = [name for name in spec.schema.names if name not in present]
+        addable = [name for name in missing if name in spec.added_columns]
+        if addable and len(addable) == len(missing):  # a lake older than these columns
+            self._add_columns(table, spec, addable)
+            return
         if missing:
             raise LakeError(
                 f"{self.table_uri(spec.name)}: not an assetlake table (missing columns "
                 f"{', '.join(missing)})"
             )
+
+    def _add_columns(self, table: DeltaTable, spec: TableSpec, names: list[str]) -> None:
+        """Add nullable columns to an existing table (a concurrent writer may do it first)."""
+        fields = pa.schema([spec.schema.field(name) for name in names])
+        try:
+            table.alter.add_columns(list(Schema.from_arrow(fields).fields))
+        except DeltaError as exc:
+            table.update_incremental()
+            if set(names) - set(table.schema().to_arrow().names):
+                raise LakeError(
+                    f"{self.table_uri(spec.name)}: cannot add columns {', '.join(names)} ({exc})"
+                ) from exc
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, name: str, fresh: bool = True) -> DeltaTable:

@@ -32,6 +32,9 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     description: str = ""
     configuration: tuple[tuple[str, str], ...] = ()  # Delta table properties at creation
+    # nullable columns added after the table's first release: Lake.create adds them to an
+    # existing table that lacks them (older rows read NULL)
+    added_columns: tuple[str, ...] = ()
 
 
 RAW_EVENTS = TableSpec(
@@ -50,11 +53,13 @@ RAW_EVENTS = TableSpec(
             ("batch_id", STR),
             ("record_hash", STR),
             ("event_date", pa.date32()),  # partition: a batch looks up only its days
+            ("run_id", STR),  # the Dagster run that landed it (NULL outside a run)
         ]
     ),
     key=("event_id", "record_hash"),
     partition_by=("event_date",),
     description="every record received, as received (bronze; replayable)",
+    added_columns=("run_id",),
     # the change data feed lets a drain read exactly the rows landed since its watermark
     configuration=(("delta.enableChangeDataFeed", "true"),),
 )
@@ -91,11 +96,13 @@ ASSET_CHANGES = TableSpec(
             ("mfa_authenticated", pa.bool_()),
             ("relation", STR),
             ("event_date", pa.date32()),  # partition: a batch looks up only its days
+            ("run_id", STR),  # the Dagster run that resolved it (NULL outside a run)
         ]
     ),
     key=("event_id", "asset_key"),
     partition_by=("event_date",),
     description="one row per (event, asset it changed): the audit trail",
+    added_columns=("run_id",),
 )
 
 ASSET_VERSIONS = TableSpec(
@@ -301,7 +308,7 @@ TABLES: tuple[TableSpec, ...] = (
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 
 
-DERIVED = ("batch_id", "recorded_at", "event_date")  # columns not taken from the row objects
+DERIVED = ("batch_id", "recorded_at", "event_date", "run_id")  # not taken from the row objects
 
 
 def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
@@ -310,8 +317,10 @@ def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=spec.schema)
 
 
-def raw_events_table(rows: Sequence[RawRecord], batch_id: str, now: dt.datetime) -> pa.Table:
-    """Arrow rows of raw_events."""
+def raw_events_table(
+    rows: Sequence[RawRecord], batch_id: str, now: dt.datetime, run_id: str | None = None
+) -> pa.Table:
+    """Arrow rows of raw_events (``run_id``: the Dagster run landing them, if any)."""
     return _table(
         RAW_EVENTS,
         {
@@ -326,16 +335,20 @@ def raw_events_table(rows: Sequence[RawRecord], batch_id: str, now: dt.datetime)
             "payload": [r.payload for r in rows],
             "batch_id": [batch_id] * len(rows),
             "record_hash": [r.record_hash for r in rows],
+            "run_id": [run_id] * len(rows),
         },
     )
 
 
-def asset_changes_table(rows: Sequence[AssetChange], batch_id: str, now: dt.datetime) -> pa.Table:
-    """Arrow rows of asset_changes."""
+def asset_changes_table(
+    rows: Sequence[AssetChange], batch_id: str, now: dt.datetime, run_id: str | None = None
+) -> pa.Table:
+    """Arrow rows of asset_changes (``run_id``: the Dagster run resolving them, if any)."""
     names = [f for f in ASSET_CHANGES.schema.names if f not in DERIVED]
     columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
     columns["batch_id"] = [batch_id] * len(rows)
     columns["recorded_at"] = [now] * len(rows)
+    columns["run_id"] = [run_id] * len(rows)
     return _table(ASSET_CHANGES, columns)
 
 

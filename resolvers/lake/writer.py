@@ -96,8 +96,11 @@ class VersionPlan:
 class LakeWriter:
     """Commits resolved batches into one lake. Keep one per process and reuse it."""
 
-    def __init__(self, lake: Lake, fold_at_tail_rows: int = FOLD_AT_TAIL_ROWS) -> None:
+    def __init__(
+        self, lake: Lake, fold_at_tail_rows: int = FOLD_AT_TAIL_ROWS, run_id: str | None = None
+    ) -> None:
         self.lake = lake
+        self.run_id = run_id  # the Dagster run committing, written on raw_events/asset_changes
         self.fold_at_tail_rows = fold_at_tail_rows
         self._indexes = {
             spec.name: KeyIndex(lake, spec)
@@ -122,8 +125,11 @@ class LakeWriter:
         # keys), so they run side by side; the tail comes after the observation log, which a
         # concurrent writer's repair rebuilds chains from.
         appends = {
-            RAW_EVENTS.name: (RAW_EVENTS, raw_events_table(batch.raw, batch_id, now)),
-            ASSET_CHANGES.name: (ASSET_CHANGES, asset_changes_table(batch.changes, batch_id, now)),
+            RAW_EVENTS.name: (RAW_EVENTS, raw_events_table(batch.raw, batch_id, now, self.run_id)),
+            ASSET_CHANGES.name: (
+                ASSET_CHANGES,
+                asset_changes_table(batch.changes, batch_id, now, self.run_id),
+            ),
             UNRESOLVED_EVENTS.name: (
                 UNRESOLVED_EVENTS,
                 unresolved_table(batch.unresolved, batch_id, now),
