@@ -171,6 +171,7 @@ def trace_event(
         row["run_url"] = run_url(row["run_id"])
     versions = _rows(con, VERSIONS_QUERY, id=event_id)
     unresolved = _rows(con, UNRESOLVED_QUERY, id=event_id)
+    _mark_resolving_drain(records, _first([*changes, *unresolved, *versions], "recorded_at"))
     findings = _rows(con, FINDINGS_QUERY, id=event_id)
     ids = [f["finding_id"] for f in findings]
     alerts = _rows(con, ALERTS_QUERY, ids=ids) if ids else []
@@ -189,6 +190,14 @@ def trace_event(
         "alerts": alerts,
         "stages": _stages(records, changes, versions),
     }
+
+
+def _mark_resolving_drain(records: list[dict[str, Any]], derived: dt.datetime | None) -> None:
+    """``resolved_by``: the first drain covering a record that ended after its rows were
+    recorded (other consumers covering the version may filter on other sources)."""
+    for record in records:
+        after = [d for d in record["drains"] if derived is not None and d["drained_at"] >= derived]
+        record["resolved_by"] = after[0]["consumer"] if after else None
 
 
 def run_url(run_id: str | None) -> str | None:
@@ -321,8 +330,11 @@ def _event_lines(result: dict[str, Any]) -> list[str]:
         lines.append(_line(record, ("record_hash", "account_id", "region", "landed_version")))
         if record["run_url"]:
             lines.append(f"    landed by run {record['run_url']}")
+        if record["resolved_by"]:
+            lines.append(f"    resolved by the drain of consumer {record['resolved_by']}")
         lines.extend(
-            "    drained by " + _line(d, ("consumer", "from_version", "to_version", "drained_at"))
+            "    covered by drain"
+            + _line(d, ("consumer", "from_version", "to_version", "drained_at"))
             for d in record["drains"]
         )
     change_columns = ("asset_key", "action", "event_name", "principal", "recorded_at", "run_url")

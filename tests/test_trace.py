@@ -156,6 +156,7 @@ def test_a_drained_record_shows_the_drain_that_resolved_it(lake: Lake, tmp_path:
     (raw,) = result["records"]
     assert raw["landed_version"] == landed.raw_events_version
     assert [d["consumer"] for d in raw["drains"]] == ["gcp-feed"]
+    assert raw["resolved_by"] == "gcp-feed"
     assert result["versions"] and result["stages"]["received_to_changes_s"] >= 0
 
 
