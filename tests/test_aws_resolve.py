@@ -14,8 +14,9 @@ import orjson
 import pytest
 
 from resolvers.aws.arns import account_arn, canonical_arn, iam_arn, secret_arn
+from resolvers.aws.cloudtrail import unwrap
 from resolvers.aws.ids import ec2_arn, ec2_type
-from resolvers.aws.resolve import resolve_cloudtrail_record, unwrap
+from resolvers.aws.resolve import resolve_cloudtrail_record
 from resolvers.model import ResolvedBatch
 
 SALT = b"test-salt"

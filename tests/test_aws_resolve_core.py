@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from resolvers.aws.arns import canonical_arn
-from resolvers.aws.catalog import CatalogEntry, classify, registry, unwrap
+from resolvers.aws.catalog import CatalogEntry, classify, registry
 from resolvers.aws.catalog_arn import alternatives, template_vars
+from resolvers.aws.cloudtrail import unwrap
 from resolvers.aws.resolve import resolve_cloudtrail_record
 
 ACCOUNT, REGION = "111122223333", "eu-west-1"

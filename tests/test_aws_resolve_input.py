@@ -7,7 +7,8 @@ import json
 
 from test_aws_resolve import ACCOUNT, IAM, SALT, corpus_lines, event, keys, resolve
 
-from resolvers.aws.resolve import resolve_cloudtrail_record, unwrap
+from resolvers.aws.cloudtrail import unwrap
+from resolvers.aws.resolve import resolve_cloudtrail_record
 from resolvers.model import ResolvedBatch
 
 __all__ = ["corpus_lines"]  # the fixture, shared with test_aws_resolve

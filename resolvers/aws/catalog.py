@@ -25,6 +25,7 @@ import jmespath
 from jmespath.parser import ParsedResult
 
 from resolvers.aws import catalog_arn
+from resolvers.aws.cloudtrail import unwrap
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 EFFECTS = ("change", "read", "data", "auth")
@@ -262,12 +263,6 @@ def _own_namespace(type_name: str, service: str) -> bool:
 def _str(mapping: Mapping[str, Any], key: str) -> str | None:
     value = mapping.get(key)
     return value if isinstance(value, str) and value else None
-
-
-def unwrap(record: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The CloudTrail record inside an EventBridge envelope (or the record itself)."""
-    detail = record.get("detail") if "detail-type" in record else None
-    return detail if isinstance(detail, Mapping) else record
 
 
 def account_of(detail: Mapping[str, Any]) -> str | None:

@@ -29,6 +29,7 @@ from resolvers.aws.catalog import (
     account_of,
     registry,
 )
+from resolvers.aws.cloudtrail import SOURCE, unwrap
 from resolvers.aws.resolve_attribution import Attribution, attribution
 from resolvers.aws.resolve_state import creation_document, resource_id, subdocument_parts
 from resolvers.aws.resolve_subdocs import DELETED
@@ -37,8 +38,6 @@ from resolvers.canonical import canonicalize
 from resolvers.model import AssetChange, Observation, RawRecord, ResolvedBatch, Unresolved
 from resolvers.observe import observation
 from resolvers.timeutil import parse_time
-
-SOURCE = "aws_cloudtrail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +88,6 @@ def envelope(
         event_source=_text(detail, "eventSource"),
         event_name=_text(detail, "eventName"),
     )
-
-
-def unwrap(record: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The CloudTrail record inside an EventBridge envelope (or the record itself)."""
-    detail = record.get("detail") if "detail-type" in record else None
-    return detail if isinstance(detail, Mapping) else record
 
 
 def resolve_cloudtrail_record(

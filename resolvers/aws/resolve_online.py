@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from resolvers.aws.cloudtrail import SOURCE
 from resolvers.aws.describe import (
     Describer,
     DescribeRequest,
@@ -26,7 +27,6 @@ from resolvers.aws.describe import (
     describe_all,
     is_offline,
 )
-from resolvers.aws.resolve import SOURCE
 from resolvers.model import AssetChange, Observation, ResolvedBatch, Unresolved
 from resolvers.observe import observation
 

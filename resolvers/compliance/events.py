@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from resolvers.aws import catalog
+from resolvers.aws import catalog, cloudtrail
 from resolvers.compliance.catalog import Registry
 from resolvers.compliance.intervals import Judged
 from resolvers.compliance.rules._docs import base_name, get
@@ -74,7 +74,7 @@ def event_from_change(row: Mapping[str, Any]) -> Event:
 
 def events_from_cloudtrail(record: Mapping[str, Any], fallback_id: str = "") -> list[Event]:
     """One event per asset the record touched (catalog ARNs), or one without an asset."""
-    detail = catalog.unwrap(record)
+    detail = cloudtrail.unwrap(record)
     source, name = str(detail.get("eventSource") or ""), str(detail.get("eventName") or "")
     try:
         when = parse_time(detail.get("eventTime"))

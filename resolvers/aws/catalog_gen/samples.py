@@ -14,8 +14,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from resolvers.aws.catalog import Registry, unwrap
+from resolvers.aws.catalog import Registry
 from resolvers.aws.catalog_arn import plausible
+from resolvers.aws.cloudtrail import unwrap
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
