@@ -118,6 +118,9 @@ class KeyIndex:
         """The candidates' keys as they are in the table (a hash hit is verified exactly)."""
         first = self.spec.key[0]
         wanted = pl.col(first).is_in(candidates.get_column(first).unique().implode())
+        if self.partition is not None:  # read only the candidates' day partitions
+            days = [self._where(value) for value, _ in self._groups(candidates)]
+            wanted = wanted & pl.any_horizontal(days)
         scan = self.lake.scan(self.spec.name, fresh=False).filter(wanted)
         return scan.select(list(self.spec.key)).collect()
 
