@@ -44,6 +44,7 @@ DEFAULT_DURABLE = "assetlake-lake"
 MSG_ID = "Nats-Msg-Id"
 ORIGIN_HEADER = "Assetlake-Origin"
 FETCH_BATCH = 1000
+FOLLOW_UP_SECONDS = 0.1  # how long a fetch after a short one waits
 CONNECT_SECONDS = 5.0
 T = TypeVar("T")
 
@@ -204,18 +205,20 @@ class NatsSource(_Client):
         subscription = await self._subscribe()
         batch = PulledBatch(self.name)
         deadline = deadline_of(limits, batch.started)
+        wait = self.wait_seconds
         while not batch.full(limits, deadline):
             wanted = min(FETCH_BATCH, limits.max_records - len(batch.records))
-            timeout = max(0.05, min(self.wait_seconds, deadline - time.monotonic()))
+            timeout = max(0.05, min(wait, deadline - time.monotonic()))
             try:
                 messages = await subscription.fetch(wanted, timeout=timeout)
-            except nats.errors.TimeoutError:
-                break
+            except TimeoutError:  # nats' own, or asyncio's from a batch fetch
+                break  # nothing at all arrived: the consumer is drained
             for message in messages:
                 origin = f"{self.name}#{message.metadata.sequence.stream}"
                 batch.add([record_of(message.data, origin, limits)], message)
-            if len(messages) < wanted:
-                break
+            # a short fetch does not mean an empty stream (a fetch returns what arrived within
+            # its timeout, and a loaded machine delivers slowly): ask again, briefly
+            wait = FOLLOW_UP_SECONDS if len(messages) < wanted else self.wait_seconds
         batch.pull_s = time.monotonic() - batch.started
         return batch
 
