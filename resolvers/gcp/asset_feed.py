@@ -44,13 +44,18 @@ class FeedRecordError(ValueError):
         self.reason = reason
 
 
+_ABSENT = object()
+
+
 def _get(mapping: Mapping[str, Any], camel: str, snake: str | None = None) -> Any:
     """A field under its camelCase or snake_case name."""
-    if camel in mapping:
-        return mapping[camel]
-    return mapping.get(snake or _snake(camel))
+    value = mapping.get(camel, _ABSENT)
+    if value is _ABSENT:
+        return mapping.get(snake or _snake(camel))
+    return value
 
 
+@functools.cache
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -176,12 +181,13 @@ def resolve_feed_record(
     try:
         change, obs, event_time = _resolve(record, event_id, salt)
     except FeedRecordError as exc:
-        raw = RawRecord(event_id, SOURCE, "gcp", None, None, None, "unknown", payload)
+        raw = RawRecord(event_id, SOURCE, "gcp", None, None, None, "unknown", payload, digest or "")
         bad = Unresolved(event_id, SOURCE, exc.reason, str(exc), EVENT_SOURCE, "TemporalAsset")
         return ResolvedBatch(raw=[raw], unresolved=[bad])
     raw = RawRecord(
-        event_id, SOURCE, "gcp", obs.account_id, obs.region, event_time, "change", payload
-    )
+        event_id, SOURCE, "gcp", obs.account_id, obs.region, event_time, "change", payload,
+        digest or "",
+    )  # fmt: skip
     return ResolvedBatch(raw=[raw], changes=[change], observations=[obs])
 
 
@@ -239,7 +245,8 @@ def asset_observation(
     ...}`` without ``discoveryDocumentUri``, account = project, region, name, labels as tags.
     A deletion has an empty config and is described by ``prior`` when the asset has no content.
     """
-    described = asset if _content(asset) else (prior or asset)
+    content = _content(asset)
+    described = asset if content else (prior or asset)
     resource = _get(described, "resource") or {}
     data = resource.get("data") if isinstance(resource, Mapping) else None
     data = data if isinstance(data, Mapping) else {}
@@ -247,7 +254,7 @@ def asset_observation(
         asset_key=name,
         cloud="gcp",
         resource_type=asset_type,
-        config={} if deleted else _content(asset),
+        config={} if deleted else content,
         event_time=event_time,
         event_ids=event_ids,
         salt=salt,
