@@ -18,6 +18,18 @@ def parse_time(value: object) -> dt.datetime:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value:
         raise ValueError(f"not a timestamp: {value!r}")
+    try:  # the usual shapes (a Z, up to nine fraction digits) read as they are, and fast
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        parsed = dt.datetime.fromisoformat(_iso(value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+
+
+def _iso(value: str) -> str:
+    """A timestamp spelled as :meth:`datetime.fromisoformat` reads any: no spaces around it,
+    ``+00:00`` for a Z, six fraction digits (nanoseconds truncated)."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -26,10 +38,7 @@ def parse_time(value: object) -> dt.datetime:
         digits = len(frac) - len(frac.lstrip("0123456789"))
         frac = frac[:digits][:6].ljust(6, "0") + frac[digits:]
         text = f"{head}.{frac}"
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return text
 
 
 def to_micros(value: dt.datetime) -> int:
