@@ -106,7 +106,13 @@ def ingest_event_files(
     """Ingest event files into the lake, as ``assetlake ingest`` does (same code)."""
     paths = [Path(path) for path in config.paths]
     try:
-        report = ingest_files(lake.get_lake(), paths, batch_size=config.batch_size)
+        report = ingest_files(
+            lake.get_lake(),
+            paths,
+            batch_size=config.batch_size,
+            run_id=context.run.run_id,
+            landed_by=context.job_name,
+        )
     except AssetlakeError as exc:
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(f"{report.records} records from {report.files} files")

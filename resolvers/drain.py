@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 import polars as pl
@@ -23,7 +23,7 @@ from resolvers.aws.describe import Describer
 from resolvers.ingest import Record, batch_id_of, fallback_id, ingest_records, resolve_records
 from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
-from resolvers.model import ResolvedBatch
+from resolvers.model import Lineage, ResolvedBatch, Times
 from resolvers.timeutil import utcnow
 
 
@@ -55,13 +55,20 @@ class DrainResult:
 
 
 def land(
-    writer: LakeWriter, records: Sequence[Record], default_source: str, txn: StreamTxn | None = None
+    writer: LakeWriter,
+    records: Sequence[Record],
+    default_source: str,
+    txn: StreamTxn | None = None,
+    lineage: Lineage | None = None,
 ) -> LandResult:
-    """Land records in raw_events (and unreadable ones in unresolved_events) and nothing else."""
+    """Land records in raw_events (and unreadable ones in unresolved_events) and nothing else
+    (``lineage``: when they were received, by what they are landed)."""
     resolved = resolve_records(records, writer.lake.salt, default_source)
     unreadable = {u.event_id for u in resolved.unresolved if u.reason == "malformed"}
     batch = ResolvedBatch(
-        raw=resolved.raw, unresolved=[u for u in resolved.unresolved if u.event_id in unreadable]
+        raw=resolved.raw,
+        unresolved=[u for u in resolved.unresolved if u.event_id in unreadable],
+        lineage=replace(lineage or Lineage(), resolved_at=utcnow()),
     )
     batch_id = batch_id_of(records)
     result = writer.commit(batch, batch_id, txn)
@@ -69,7 +76,7 @@ def land(
     return LandResult(batch_id, len(records), result.raw_events, version)
 
 
-LANDED_COLUMNS = ["event_id", "source", "payload", "event_time", "received_at"]
+LANDED_COLUMNS = ["event_id", "source", "payload", "event_time", "received_at", "landed_at"]
 
 
 def watermark(writer: LakeWriter, consumer: str) -> int:
@@ -100,18 +107,20 @@ def landed_since(
         frame = frame.sort("_commit_version", maintain_order=True).select(LANDED_COLUMNS)
     if sources is not None:
         frame = frame.filter(pl.col("source").is_in(list(sources)))
-    return frame
+    # rows landed before raw_events had landed_at were landed when they were received
+    return frame.with_columns(pl.coalesce("landed_at", "received_at").alias("landed_at"))
 
 
 def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
-    """Every row of raw_events as of version ``end``, in landing order (by received_at)."""
+    """Every row of raw_events as of version ``end``, in landing order."""
     table = DeltaTable(
         writer.lake.table_uri(RAW_EVENTS.name),
         version=end,
         storage_options=writer.lake.storage_options,
     )
     frame = pl.scan_delta(table, credential_provider=None).select(LANDED_COLUMNS)
-    return frame.sort("received_at", maintain_order=True).collect()
+    landed_at = pl.coalesce("landed_at", "received_at")
+    return frame.sort(landed_at, maintain_order=True).collect()
 
 
 def _record(payload: str, event_id: str) -> Record:
@@ -142,11 +151,27 @@ def drain(
     records = [_record(p, e) for e, p in landed.select("event_id", "payload").iter_rows()]
     result.records = len(records)
     result.batches = ingest_records(
-        writer, records, default_source, batch_size, landed=True, describer=describer
+        writer,
+        records,
+        default_source,
+        batch_size,
+        landed=True,
+        describer=describer,
+        lineage=Lineage(landed=_landed_times(landed)),
     )
     _advance(writer, consumer, start, end, len(records))
     result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
     return result
+
+
+def _landed_times(landed: pl.DataFrame) -> dict[str, Times]:
+    """event_id -> (received_at, landed_at) of its first landing."""
+    times: dict[str, Times] = {}
+    for event_id, received, landed_at in landed.select(
+        "event_id", "received_at", "landed_at"
+    ).iter_rows():
+        times.setdefault(event_id, (received, landed_at))
+    return times
 
 
 def _lags(
@@ -154,7 +179,7 @@ def _lags(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """p50 / p99 / max seconds from event time and from landing to the commit."""
     lags = []
-    for column in ("event_time", "received_at"):
+    for column in ("event_time", "landed_at"):
         seconds = (
             landed.select((pl.lit(committed) - pl.col(column)).dt.total_microseconds() / 1e6)
             .to_series()

@@ -32,7 +32,8 @@ from resolvers.gcp.audit_log import SOURCE as AUDIT_LOG
 from resolvers.gcp.audit_log import is_audit_entry, resolve_audit_entry
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
-from resolvers.model import RawRecord, ResolvedBatch, Unresolved
+from resolvers.model import Lineage, RawRecord, ResolvedBatch, Unresolved
+from resolvers.timeutil import utcnow
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -226,15 +227,19 @@ def ingest_records(
     txn: StreamTxn | None = None,
     landed: bool = False,
     describer: Describer | None = None,
+    lineage: Lineage | None = None,
 ) -> list[CommitResult]:
     """Resolve and commit records in batches of ``batch_size``.
 
     ``landed``: the records were read back from raw_events (a drain), so their raw rows are
     not written again. ``describer``: see :func:`resolve_records` (default: offline).
+    ``lineage``: when the records were received and by what they are (or were) landed; each
+    batch adds the instant it was resolved.
     """
     results = []
     for chunk in chunks(records, batch_size):
         batch = resolve_records(chunk, writer.lake.salt, default_source, describer)
+        batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
         if landed:
             batch.raw = []
         results.append(writer.commit(batch, batch_id_of(chunk), txn))
@@ -247,22 +252,31 @@ def ingest_files(
     batch_size: int = DEFAULT_BATCH_SIZE,
     fold_after: bool = True,
     describer: Describer | None = None,
+    run_id: str | None = None,
+    landed_by: str = "assetlake ingest",
 ) -> IngestReport:
     """``assetlake ingest``: every file is read and checked before anything is written.
 
     With ``fold_after`` the tail is folded at the end, so that the Delta table asset_versions
     is exact on its own when the command returns. ``describer``: None (the default for now)
-    or an OfflineDescriber keeps to the events (``--offline``).
+    or an OfflineDescriber keeps to the events (``--offline``). ``run_id`` and ``landed_by``:
+    the Dagster run and the command or job doing it, for the rows' lineage.
     """
-    loaded = [(path, read_file(path)) for path in paths]
+    loaded = [(read_file(path), utcnow()) for path in paths]  # received: when a file is read
     lake.create()
-    writer = LakeWriter(lake)
+    writer = LakeWriter(lake, run_id=run_id)
     report = IngestReport(files=len(loaded))
-    for _, records in loaded:
+    for records, received_at in loaded:
         report.records += len(records)
+        lineage = Lineage(received_at=received_at, landed_by=landed_by)
         report.batches.extend(
             ingest_records(
-                writer, records, dominant_source(records), batch_size, describer=describer
+                writer,
+                records,
+                dominant_source(records),
+                batch_size,
+                describer=describer,
+                lineage=lineage,
             )
         )
     if fold_after:

@@ -100,6 +100,30 @@ class Unresolved:
     event_time: dt.datetime | None = None
 
 
+Times = tuple[dt.datetime | None, dt.datetime | None]  # (received_at, landed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Where a batch's records have been: when they were received from their source (a pull,
+    a file read) and by what they were landed, when they were resolved, and for records landed
+    by an earlier commit (a drain reads them back from raw_events) their own received and
+    landed times. Rows of a batch landed and resolved in one commit were landed at its commit.
+    """
+
+    received_at: dt.datetime | None = None
+    landed_by: str | None = None  # "<sensor> tick <instant>", "assetlake ingest", a job's name
+    resolved_at: dt.datetime | None = None
+    landed: dict[str, Times] | None = None  # event_id -> times, for records landed earlier
+
+    def times(self, event_id: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """(received_at, landed_at) of one record of a batch committed at ``now``."""
+        received, landed = (self.landed or {}).get(event_id, (None, None))
+        if landed is None:  # landed by this very commit
+            return received or self.received_at or now, now
+        return received or landed, landed
+
+
 @dataclass(slots=True)
 class ResolvedBatch:
     """Everything one batch of records resolved into, ready to commit."""
@@ -108,6 +132,7 @@ class ResolvedBatch:
     changes: list[AssetChange] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     unresolved: list[Unresolved] = field(default_factory=list)
+    lineage: Lineage | None = None  # set on the whole batch, not merged by extend
 
     def extend(self, other: ResolvedBatch) -> None:
         """Append the rows of another batch to this one."""

@@ -36,13 +36,13 @@ NO_CHANGE_CLASSES = {
 }
 
 RAW_QUERY = """
-SELECT event_id, source, cloud, account_id, region, event_time, received_at, classification,
-       batch_id, record_hash, run_id
+SELECT event_id, source, cloud, account_id, region, event_time, received_at, landed_at,
+       landed_by, classification, batch_id, record_hash, run_id
 FROM raw_events WHERE event_id = $id ORDER BY received_at, record_hash
 """
 CHANGES_QUERY = """
 SELECT asset_key, action, event_source, event_name, principal, principal_type, batch_id,
-       run_id, recorded_at
+       run_id, received_at, landed_at, resolved_at, recorded_at
 FROM asset_changes WHERE event_id = $id ORDER BY asset_key
 """
 VERSIONS_QUERY = """
@@ -50,7 +50,8 @@ SELECT asset_key, version, valid_from, valid_to, is_deleted, change_source, reco
 FROM asset_versions WHERE list_contains(change_event_ids, $id) ORDER BY asset_key, version
 """
 UNRESOLVED_QUERY = """
-SELECT event_source, event_name, reason, detail, batch_id, recorded_at
+SELECT event_source, event_name, reason, detail, batch_id, run_id, received_at, landed_at,
+       resolved_at, recorded_at
 FROM unresolved_events WHERE event_id = $id ORDER BY reason
 """
 OBSERVED_QUERY = """
@@ -82,10 +83,15 @@ WITH ids AS (
 )
 SELECT ids.event_id,
        (SELECT min(event_time) FROM raw_events r WHERE r.event_id = ids.event_id) AS event_time,
-       (SELECT min(received_at) FROM raw_events r WHERE r.event_id = ids.event_id)
+       coalesce(c.received_at,
+                (SELECT min(received_at) FROM raw_events r WHERE r.event_id = ids.event_id))
            AS received_at,
+       coalesce(c.landed_at,
+                (SELECT min(coalesce(landed_at, received_at)) FROM raw_events r
+                  WHERE r.event_id = ids.event_id)) AS landed_at,
        (SELECT any_value(source) FROM raw_events r WHERE r.event_id = ids.event_id) AS source,
-       c.action, c.event_name, c.principal, c.recorded_at AS change_recorded_at,
+       c.action, c.event_name, c.principal, c.run_id, c.resolved_at,
+       c.recorded_at AS change_recorded_at,
        (SELECT list(v.version ORDER BY v.version) FROM asset_versions v
          WHERE v.asset_key = $key AND list_contains(v.change_event_ids, ids.event_id))
            AS versions,
@@ -167,10 +173,10 @@ def trace_event(
         record["landed_version"] = version
         record["drains"] = [] if version is None else _rows(con, DRAINS_QUERY, version=version)
     changes = _rows(con, CHANGES_QUERY, id=event_id)
-    for row in [*records, *changes]:
-        row["run_url"] = run_url(row["run_id"])
     versions = _rows(con, VERSIONS_QUERY, id=event_id)
     unresolved = _rows(con, UNRESOLVED_QUERY, id=event_id)
+    for row in [*records, *changes, *unresolved]:
+        row["run_url"] = run_url(row["run_id"])
     _mark_resolving_drain(records, _first([*changes, *unresolved, *versions], "recorded_at"))
     findings = _rows(con, FINDINGS_QUERY, id=event_id)
     ids = [f["finding_id"] for f in findings]
@@ -188,7 +194,7 @@ def trace_event(
         "unresolved": unresolved,
         "findings": findings,
         "alerts": alerts,
-        "stages": _stages(records, changes, versions),
+        "stages": _stages(records, [*changes, *unresolved], versions),
     }
 
 
@@ -236,17 +242,52 @@ def _first(rows: list[dict[str, Any]], column: str) -> dt.datetime | None:
     return min(values) if values else None
 
 
-def _stages(
-    records: list[dict[str, Any]], changes: list[dict[str, Any]], versions: list[dict[str, Any]]
+STAGES = ("event_to_received_s", "received_to_landed_s", "landed_to_resolved_s",
+          "resolved_to_committed_s", "event_to_version_s")  # fmt: skip
+
+
+def _stage_seconds(
+    event_time: dt.datetime | None,
+    received: dt.datetime | None,
+    landed: dt.datetime | None,
+    resolved: dt.datetime | None,
+    committed: dt.datetime | None,
+    version: dt.datetime | None,
 ) -> dict[str, float | None]:
-    """Seconds from event time to landing, to the changes recorded, to the version recorded."""
-    event_time, received = _first(records, "event_time"), _first(records, "received_at")
-    changed = _first(changes, "recorded_at")
-    return {
-        "event_to_received_s": _seconds(event_time, received),
-        "received_to_changes_s": _seconds(received, changed),
-        "changes_to_version_s": _seconds(changed or received, _first(versions, "recorded_at")),
-    }
+    """Seconds spent in each stage (None where a stage has not happened or is not known).
+
+    A one-step ingest resolves records before the commit that lands them: its landing and
+    resolution are not consecutive stages, so landed -> resolved is None there.
+    """
+    one_step = resolved is not None and landed is not None and resolved < landed
+    return dict(
+        zip(
+            STAGES,
+            (
+                _seconds(event_time, received),
+                _seconds(received, landed),
+                None if one_step else _seconds(landed, resolved),
+                _seconds(resolved, committed),
+                _seconds(event_time, version),
+            ),
+            strict=True,
+        )
+    )
+
+
+def _stages(
+    records: list[dict[str, Any]], derived: list[dict[str, Any]], versions: list[dict[str, Any]]
+) -> dict[str, float | None]:
+    """Seconds from the event to its receipt, its landing, its resolution, the commit of its
+    changes (or unresolved rows), and from the event to the version it wrote."""
+    return _stage_seconds(
+        _first(records, "event_time"),
+        _first(derived, "received_at") or _first(records, "received_at"),
+        _first(derived, "landed_at") or _first(records, "landed_at"),
+        _first(derived, "resolved_at"),
+        _first(derived, "recorded_at"),
+        _first(versions, "recorded_at"),
+    )
 
 
 def trace_asset(con: duckdb.DuckDBPyConnection, asset_key: str) -> dict[str, Any]:
@@ -259,13 +300,15 @@ def trace_asset(con: duckdb.DuckDBPyConnection, asset_key: str) -> dict[str, Any
             if event["versions"]
             else _no_version_reason([], [event] if event["action"] else [], [], observed)
         )
-        event["stages"] = {
-            "event_to_received_s": _seconds(event["event_time"], event["received_at"]),
-            "received_to_changes_s": _seconds(event["received_at"], event["change_recorded_at"]),
-            "changes_to_version_s": _seconds(
-                event["change_recorded_at"] or event["received_at"], event["version_recorded_at"]
-            ),
-        }
+        event["run_url"] = run_url(event["run_id"])
+        event["stages"] = _stage_seconds(
+            event["event_time"],
+            event["received_at"],
+            event["landed_at"],
+            event["resolved_at"],
+            event["change_recorded_at"],
+            event["version_recorded_at"],
+        )
     return {
         "kind": "asset",
         "asset_key": asset_key,
@@ -328,6 +371,7 @@ def _event_lines(result: dict[str, Any]) -> list[str]:
             _line(record, ("source", "event_time", "received_at", "classification", "batch_id"))
         )
         lines.append(_line(record, ("record_hash", "account_id", "region", "landed_version")))
+        lines.append(_line(record, ("landed_at", "landed_by")))
         if record["run_url"]:
             lines.append(f"    landed by run {record['run_url']}")
         if record["resolved_by"]:
@@ -339,6 +383,9 @@ def _event_lines(result: dict[str, Any]) -> list[str]:
         )
     change_columns = ("asset_key", "action", "event_name", "principal", "recorded_at", "run_url")
     lines += _section("asset changes", result["changes"], change_columns)
+    unresolved_columns = ("reason", "event_name", "recorded_at", "run_url", "detail")
+    if result["unresolved"]:
+        lines += _section("unresolved", result["unresolved"], unresolved_columns)
     version_columns = ("asset_key", "version", "valid_from", "is_deleted", "recorded_at")
     lines += _section("versions", result["versions"], version_columns)
     if result["no_version_reason"]:
@@ -355,16 +402,16 @@ def _asset_lines(result: dict[str, Any]) -> list[str]:
     version_columns = ("version", "valid_from", "valid_to", "is_deleted", "changed_by")
     lines += _section("versions", result["versions"], (*version_columns, "change_source"))
     lines.append(
-        f"change events ({len(result['events'])}; "
-        "stages = event -> received / received -> changes / changes -> version):"
+        f"change events ({len(result['events'])}; stages = event -> received / -> landed / "
+        "-> resolved / -> committed; event -> version):"
     )
     for event in result["events"]:
         columns = ("event_id", "event_time", "event_name", "action", "received_at", "versions")
-        stages = event["stages"]
+        stages = "/".join(_text(event["stages"][name]) for name in STAGES[:-1])
         lines.append(
             _line(event, (*columns, "findings"))
-            + f"  stages={_text(stages['event_to_received_s'])}"
-            + f"/{_text(stages['received_to_changes_s'])}/{_text(stages['changes_to_version_s'])}"
+            + f"  stages={stages}; {_text(event['stages']['event_to_version_s'])}"
+            + (f"  run={event['run_url']}" if event["run_url"] else "")
             + (f"  no version: {event['no_version_reason']}" if event["no_version_reason"] else "")
         )
     return lines

@@ -27,6 +27,7 @@ from resolvers.lake.storage import Lake
 from resolvers.lake.tables import RAW_EVENTS
 from resolvers.lake.writer import LakeWriter
 from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
+from resolvers.timeutil import isoformat, utcnow
 
 TICK_BUDGET_S = 8.0
 FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
@@ -80,12 +81,14 @@ def forget_writer(lake_uri: str) -> None:
     _writers.pop(lake_uri, None)
 
 
-def pump_for(writer: LakeWriter, source: StreamSource, budget_s: float) -> list[PumpResult]:
+def pump_for(
+    writer: LakeWriter, source: StreamSource, budget_s: float, landed_by: str | None = None
+) -> list[PumpResult]:
     """Pump micro-batches until the source is drained or the budget is spent."""
     deadline = time.monotonic() + budget_s
     results: list[PumpResult] = []
     while time.monotonic() < deadline:
-        result = pump(writer, source, LIMITS)
+        result = pump(writer, source, LIMITS, landed_by=landed_by)
         results.append(result)
         if result.empty or result.records < LIMITS.max_records // 2:
             break
@@ -148,7 +151,8 @@ def tick(
         return dg.SkipReason(f"{spec.name}: not configured (set {spec.setting})")
     try:
         writer = writer_for(lake.get_lake())
-        results = pump_for(writer, source, TICK_BUDGET_S)
+        landed_by = f"{spec.name} tick {isoformat(utcnow())}"
+        results = pump_for(writer, source, TICK_BUDGET_S, landed_by)
         requests = run_requests(writer, spec, cursor)
     except AssetlakeError as exc:  # a source that is down, a lake that is not writable
         return dg.SkipReason(str(exc))

@@ -161,6 +161,10 @@ def line_numbers(lake: Lake, files: Sequence[Path]) -> dict[str, str]:
     return {row["event_id"]: where[row["payload"]] for row in read(lake, "raw_events")}
 
 
+# when and by what a row was loaded: not part of what it says
+LOAD_COLUMNS = ("batch_id", "recorded_at", "received_at", "landed_at", "resolved_at")
+
+
 def lake_contents(lake: Lake, files: Sequence[Path]) -> dict[str, list[dict[str, Any]]]:
     """asset_versions and asset_changes with event ids replaced by record positions and load
     times left out: what must not depend on how the same messages were spelled or batched."""
@@ -174,7 +178,7 @@ def lake_contents(lake: Lake, files: Sequence[Path]) -> dict[str, list[dict[str,
     ]
     changes = [
         {
-            **{k: v for k, v in row.items() if k not in ("event_id", "batch_id", "recorded_at")},
+            **{k: v for k, v in row.items() if k not in ("event_id", *LOAD_COLUMNS)},
             "record": position[row["event_id"]],
         }
         for row in read(lake, "asset_changes")

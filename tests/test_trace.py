@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,15 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from pipelines.cli import main
 from resolvers.drain import drain, land
-from resolvers.ingest import read_file
+from resolvers.ingest import Record, read_file, resolve_records
 from resolvers.lake.storage import Lake
-from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS
+from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS, UNRESOLVED_EVENTS, raw_events_table
 from resolvers.lake.writer import LakeWriter
+from resolvers.model import Lineage
 from resolvers.trace import trace
 
 CORPUS_FILE = "cloud_custodian_tests.cloudtrail.jsonl"
@@ -27,6 +29,7 @@ INSTANCE = "arn:aws:ec2:us-west-1:619193117841:instance/i-784cdacd"
 COLLIDING = "6589a9eb-59b7-4895-b7ab-962ed3cc257c"  # two records of different content
 READ_ID = "11111111-2222-3333-4444-555555555555"
 BUCKET = "//storage.googleapis.com/trace-bucket"
+OLD_LANDING = dt.datetime(2026, 1, 5, 11, 0, tzinfo=dt.UTC)
 READ_RECORD = {
     "eventVersion": "1.08",
     "eventID": READ_ID,
@@ -105,8 +108,12 @@ def test_a_change_event_shows_its_changes_versions_findings_and_alerts(traced: s
     assert {a["finding_id"] for a in result["alerts"]} == {
         f["finding_id"] for f in result["findings"]
     }
-    assert result["stages"]["event_to_received_s"] > 0
-    assert result["stages"]["changes_to_version_s"] is not None
+    stages = result["stages"]
+    assert stages["event_to_received_s"] > 0 and stages["event_to_version_s"] > 0
+    # `assetlake ingest` resolves, then lands and commits in one step
+    assert stages["received_to_landed_s"] > 0 and stages["landed_to_resolved_s"] is None
+    assert stages["resolved_to_committed_s"] >= 0
+    assert record["landed_by"] == "assetlake ingest"
 
 
 def test_colliding_event_ids_show_each_record(traced: str) -> None:
@@ -157,39 +164,83 @@ def test_a_drained_record_shows_the_drain_that_resolved_it(lake: Lake, tmp_path:
     assert raw["landed_version"] == landed.raw_events_version
     assert [d["consumer"] for d in raw["drains"]] == ["gcp-feed"]
     assert raw["resolved_by"] == "gcp-feed"
-    assert result["versions"] and result["stages"]["received_to_changes_s"] >= 0
+    assert result["versions"] and result["stages"]["landed_to_resolved_s"] >= 0
 
 
 def _older_lake(tmp_path: Path) -> Lake:
-    """A lake whose raw_events and asset_changes predate the run_id column."""
+    """A lake whose record tables predate the run_id and lineage columns, with one record
+    landed in raw_events in that older shape."""
     lake = Lake(str(tmp_path / "lake")).create()
-    for spec in (RAW_EVENTS, ASSET_CHANGES):
+    older: dict[str, pa.Schema] = {}
+    for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS):
         uri = lake.table_uri(spec.name)
+        older[spec.name] = pa.schema([f for f in spec.schema if f.name not in spec.added_columns])
         DeltaTable(uri).delete()  # no rows; the table is then replaced by its older shape
         DeltaTable.create(
             uri,
-            schema=pa.schema([f for f in spec.schema if f.name != "run_id"]),
+            schema=older[spec.name],
             partition_by=list(spec.partition_by),
             configuration=dict(spec.configuration) or None,
             mode="overwrite",
         )
+    landed = resolve_records(_records(_feed()[:1]), lake.salt, "gcp_asset_feed").raw
+    rows = raw_events_table(landed, "old-batch", OLD_LANDING)
+    write_deltalake(lake.table_uri(RAW_EVENTS.name), rows.select(older[RAW_EVENTS.name].names),
+                    mode="append")  # fmt: skip
     return Lake(lake.uri)
 
 
-def test_an_older_lake_gains_run_id_and_a_run_is_traced(tmp_path: Path) -> None:
+def _records(messages: list[dict[str, Any]]) -> list[Record]:
+    return [Record(orjson.dumps(m).decode(), m, f"test#{i}") for i, m in enumerate(messages)]
+
+
+def test_an_older_lake_gains_the_lineage_columns_and_a_run_is_traced(tmp_path: Path) -> None:
     lake = _older_lake(tmp_path)
     assert "run_id" not in DeltaTable(lake.table_uri(RAW_EVENTS.name)).schema().to_arrow().names
     lake.create()
-    for spec in (RAW_EVENTS, ASSET_CHANGES):
-        assert "run_id" in DeltaTable(lake.table_uri(spec.name)).schema().to_arrow().names
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text(orjson.dumps(_feed()[0]).decode() + "\n")
+    for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS):
+        names = DeltaTable(lake.table_uri(spec.name)).schema().to_arrow().names
+        assert set(spec.added_columns) <= set(names)
     writer = LakeWriter(lake, run_id="run-1234")
-    land(writer, read_file(feed), "gcp_asset_feed")
+    land(writer, _records(_feed()[1:2]), "gcp_asset_feed")
     drain(writer, "gcp-feed", "gcp_asset_feed")
-    changes = pl.read_delta(lake.table_uri(ASSET_CHANGES.name))
-    assert changes.get_column("run_id").to_list() == ["run-1234"]
-    (event,) = trace(lake, BUCKET)["events"]
-    result = trace(lake, event["event_id"])
-    assert result["records"][0]["run_url"].endswith("/runs/run-1234")
+    changes = pl.read_delta(lake.table_uri(ASSET_CHANGES.name)).sort("event_time")
+    assert changes.get_column("run_id").to_list() == ["run-1234", "run-1234"]
+    # the record landed before lineage: landed when it was received
+    assert changes.get_column("landed_at").to_list()[0] == OLD_LANDING
+    (old, new) = trace(lake, BUCKET)["events"]
+    assert old["landed_at"] == OLD_LANDING and new["landed_at"] > OLD_LANDING
+    result = trace(lake, new["event_id"])
+    assert result["changes"][0]["run_url"].endswith("/runs/run-1234")
     assert result["changes"][0]["run_id"] == "run-1234"
+
+
+def test_every_row_of_a_record_carries_its_lineage(lake: Lake) -> None:
+    received = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+    poison = Record("{not json", None, "poison")
+    ticked = Lineage(received_at=received, landed_by="gcp_asset_feed_sensor tick T")
+    land(LakeWriter(lake), [*_records(_feed()), poison], "gcp_asset_feed", lineage=ticked)
+    drain(LakeWriter(lake, run_id="run-9"), "gcp-feed", "gcp_asset_feed")
+    raw = pl.read_delta(lake.table_uri(RAW_EVENTS.name))
+    assert set(raw.get_column("received_at")) == {received}
+    assert set(raw.get_column("landed_by")) == {"gcp_asset_feed_sensor tick T"}
+    (landed_at,) = set(raw.get_column("landed_at"))
+    assert landed_at > received and raw.get_column("run_id").null_count() == raw.height
+    changes = pl.read_delta(lake.table_uri(ASSET_CHANGES.name))
+    unresolved = pl.read_delta(lake.table_uri(UNRESOLVED_EVENTS.name))
+    assert changes.height == 3 and unresolved.height == 1
+    assert set(changes.get_column("run_id")) == {"run-9"}
+    for rows in (changes, unresolved):
+        assert set(rows.get_column("received_at")) == {received}
+        assert set(rows.get_column("landed_at")) == {landed_at}
+    # the poison record was refused at landing (no run), its changes later by the drain's run
+    assert unresolved.get_column("run_id").to_list() == [None]
+    (resolved_at,) = set(changes.get_column("resolved_at"))
+    (recorded_at,) = set(changes.get_column("recorded_at"))
+    assert landed_at < resolved_at <= recorded_at
+    journey = trace(lake, changes.get_column("event_id")[0])
+    assert journey["records"][0]["landed_by"] == "gcp_asset_feed_sensor tick T"
+    stages = journey["stages"]
+    assert stages["received_to_landed_s"] == (landed_at - received).total_seconds()
+    assert stages["landed_to_resolved_s"] == (resolved_at - landed_at).total_seconds()
+    assert stages["resolved_to_committed_s"] == (recorded_at - resolved_at).total_seconds()

@@ -3,7 +3,7 @@
 Watermarks. Each evaluation remembers, as Delta application transactions committed together
 with its findings (so that findings and watermark move atomically), the highest commit stamp it
 has seen in three places: asset_versions (``_seq`` of the tail, ``recorded_at`` of the folded
-table), asset_changes (``recorded_at``) and raw_events (``received_at``); plus ``due``, the next
+table), asset_changes (``recorded_at``) and raw_events (``landed_at``); plus ``due``, the next
 instant a clock-dependent verdict changes. The next evaluation reads rows stamped after
 ``watermark - MARGIN``: a writer stamps its rows when its commit starts, so a commit that
 started before the watermark but landed after it is still seen as long as commits take less
@@ -247,9 +247,10 @@ def new_raw_events(
     """Events of CloudTrail and audit records received after ``since`` that mention a rule's
     event name (the rules then decide on the parsed record)."""
     scan = lake.scan(RAW_EVENTS.name).filter(pl.col("source").is_in(list(RAW_SOURCES)))
+    landed_at = pl.coalesce("landed_at", "received_at")  # received_at: rows from before lineage
     if since is not None:
-        scan = scan.filter(pl.col("received_at") > from_micros(since))
-    stamp = scan.select(pl.col("received_at").max()).collect().item()
+        scan = scan.filter(landed_at > from_micros(since))
+    stamp = scan.select(landed_at.max()).collect().item()
     frame = (
         scan.filter(pl.col("payload").str.contains_any(sorted(names)))
         .select("event_id", "payload")

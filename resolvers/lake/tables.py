@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from resolvers.lake.scd2 import Version
-from resolvers.model import AssetChange, Observation, RawRecord, Unresolved
+from resolvers.model import AssetChange, Lineage, Observation, RawRecord, Unresolved
 
 TS = pa.timestamp("us", tz="UTC")
 STR = pa.string()
@@ -37,6 +37,11 @@ class TableSpec:
     added_columns: tuple[str, ...] = ()
 
 
+# lineage of a derived row: when its record was received and landed (raw_events), and when
+# the batch that resolved it was resolved; its commit is recorded_at, its batch batch_id, its
+# Dagster run run_id
+LINEAGE = [("received_at", TS), ("landed_at", TS), ("resolved_at", TS)]
+
 RAW_EVENTS = TableSpec(
     name="raw_events",
     schema=pa.schema(
@@ -54,12 +59,16 @@ RAW_EVENTS = TableSpec(
             ("record_hash", STR),
             ("event_date", pa.date32()),  # partition: a batch looks up only its days
             ("run_id", STR),  # the Dagster run that landed it (NULL outside a run)
+            # lineage: received_at is when it was received from its source (pulled from a
+            # queue, read from a file); landed_at when its landing commit started
+            ("landed_at", TS),
+            ("landed_by", STR),  # "<sensor> tick <instant>", "assetlake ingest", a job
         ]
     ),
     key=("event_id", "record_hash"),
     partition_by=("event_date",),
     description="every record received, as received (bronze; replayable)",
-    added_columns=("run_id",),
+    added_columns=("run_id", "landed_at", "landed_by"),
     # the change data feed lets a drain read exactly the rows landed since its watermark
     configuration=(("delta.enableChangeDataFeed", "true"),),
 )
@@ -97,12 +106,13 @@ ASSET_CHANGES = TableSpec(
             ("relation", STR),
             ("event_date", pa.date32()),  # partition: a batch looks up only its days
             ("run_id", STR),  # the Dagster run that resolved it (NULL outside a run)
+            *LINEAGE,
         ]
     ),
     key=("event_id", "asset_key"),
     partition_by=("event_date",),
     description="one row per (event, asset it changed): the audit trail",
-    added_columns=("run_id",),
+    added_columns=("run_id", "received_at", "landed_at", "resolved_at"),
 )
 
 ASSET_VERSIONS = TableSpec(
@@ -172,10 +182,13 @@ UNRESOLVED_EVENTS = TableSpec(
             ("detail", STR),
             ("recorded_at", TS),
             ("batch_id", STR),
+            ("run_id", STR),
+            *LINEAGE,
         ]
     ),
     key=("event_id", "reason"),
     description="records that could not be resolved, with the reason",
+    added_columns=("run_id", "received_at", "landed_at", "resolved_at"),
 )
 
 ASSET_OBSERVATIONS = TableSpec(
@@ -308,7 +321,8 @@ TABLES: tuple[TableSpec, ...] = (
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 
 
-DERIVED = ("batch_id", "recorded_at", "event_date", "run_id")  # not taken from the row objects
+# not taken from the row objects
+DERIVED = ("batch_id", "recorded_at", "event_date", "run_id", *(name for name, _ in LINEAGE))
 
 
 def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
@@ -318,9 +332,15 @@ def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
 
 
 def raw_events_table(
-    rows: Sequence[RawRecord], batch_id: str, now: dt.datetime, run_id: str | None = None
+    rows: Sequence[RawRecord],
+    batch_id: str,
+    now: dt.datetime,
+    run_id: str | None = None,
+    lineage: Lineage | None = None,
 ) -> pa.Table:
-    """Arrow rows of raw_events (``run_id``: the Dagster run landing them, if any)."""
+    """Arrow rows of raw_events landed by a commit at ``now`` (``run_id``: the Dagster run
+    landing them, if any; ``lineage``: when they were received, by what they are landed)."""
+    lineage = lineage or Lineage()
     return _table(
         RAW_EVENTS,
         {
@@ -330,35 +350,61 @@ def raw_events_table(
             "account_id": [r.account_id for r in rows],
             "region": [r.region for r in rows],
             "event_time": [r.event_time for r in rows],
-            "received_at": [now] * len(rows),
+            "received_at": [lineage.received_at or now] * len(rows),
             "classification": [r.classification for r in rows],
             "payload": [r.payload for r in rows],
             "batch_id": [batch_id] * len(rows),
             "record_hash": [r.record_hash for r in rows],
             "run_id": [run_id] * len(rows),
+            "landed_at": [now] * len(rows),
+            "landed_by": [lineage.landed_by] * len(rows),
         },
     )
 
 
-def asset_changes_table(
-    rows: Sequence[AssetChange], batch_id: str, now: dt.datetime, run_id: str | None = None
+def _derived(
+    spec: TableSpec,
+    rows: Sequence[AssetChange] | Sequence[Unresolved],
+    batch_id: str,
+    now: dt.datetime,
+    run_id: str | None,
+    lineage: Lineage | None,
 ) -> pa.Table:
-    """Arrow rows of asset_changes (``run_id``: the Dagster run resolving them, if any)."""
-    names = [f for f in ASSET_CHANGES.schema.names if f not in DERIVED]
+    """Arrow rows of a table derived from records, with their lineage."""
+    lineage = lineage or Lineage()
+    names = [f for f in spec.schema.names if f not in DERIVED]
     columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    times = [lineage.times(r.event_id, now) for r in rows]
     columns["batch_id"] = [batch_id] * len(rows)
     columns["recorded_at"] = [now] * len(rows)
     columns["run_id"] = [run_id] * len(rows)
-    return _table(ASSET_CHANGES, columns)
+    columns["received_at"] = [received for received, _ in times]
+    columns["landed_at"] = [landed for _, landed in times]
+    columns["resolved_at"] = [lineage.resolved_at or now] * len(rows)
+    return _table(spec, columns)
 
 
-def unresolved_table(rows: Sequence[Unresolved], batch_id: str, now: dt.datetime) -> pa.Table:
-    """Arrow rows of unresolved_events."""
-    names = [f for f in UNRESOLVED_EVENTS.schema.names if f not in DERIVED]
-    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
-    columns["batch_id"] = [batch_id] * len(rows)
-    columns["recorded_at"] = [now] * len(rows)
-    return _table(UNRESOLVED_EVENTS, columns)
+def asset_changes_table(
+    rows: Sequence[AssetChange],
+    batch_id: str,
+    now: dt.datetime,
+    run_id: str | None = None,
+    lineage: Lineage | None = None,
+) -> pa.Table:
+    """Arrow rows of asset_changes committed at ``now`` (``run_id``: the Dagster run resolving
+    them, if any)."""
+    return _derived(ASSET_CHANGES, rows, batch_id, now, run_id, lineage)
+
+
+def unresolved_table(
+    rows: Sequence[Unresolved],
+    batch_id: str,
+    now: dt.datetime,
+    run_id: str | None = None,
+    lineage: Lineage | None = None,
+) -> pa.Table:
+    """Arrow rows of unresolved_events committed at ``now``."""
+    return _derived(UNRESOLVED_EVENTS, rows, batch_id, now, run_id, lineage)
 
 
 def versions_table(rows: Sequence[Version], now: dt.datetime) -> pa.Table:

@@ -100,7 +100,7 @@ class LakeWriter:
         self, lake: Lake, fold_at_tail_rows: int = FOLD_AT_TAIL_ROWS, run_id: str | None = None
     ) -> None:
         self.lake = lake
-        self.run_id = run_id  # the Dagster run committing, written on raw_events/asset_changes
+        self.run_id = run_id  # the Dagster run committing, written on the rows of records
         self.fold_at_tail_rows = fold_at_tail_rows
         self._indexes = {
             spec.name: KeyIndex(lake, spec)
@@ -124,15 +124,19 @@ class LakeWriter:
         # The four appends are independent commits to four tables (each idempotent on its
         # keys), so they run side by side; the tail comes after the observation log, which a
         # concurrent writer's repair rebuilds chains from.
+        run, lineage = self.run_id, batch.lineage
         appends = {
-            RAW_EVENTS.name: (RAW_EVENTS, raw_events_table(batch.raw, batch_id, now, self.run_id)),
+            RAW_EVENTS.name: (
+                RAW_EVENTS,
+                raw_events_table(batch.raw, batch_id, now, run, lineage),
+            ),
             ASSET_CHANGES.name: (
                 ASSET_CHANGES,
-                asset_changes_table(batch.changes, batch_id, now, self.run_id),
+                asset_changes_table(batch.changes, batch_id, now, run, lineage),
             ),
             UNRESOLVED_EVENTS.name: (
                 UNRESOLVED_EVENTS,
-                unresolved_table(batch.unresolved, batch_id, now),
+                unresolved_table(batch.unresolved, batch_id, now, run, lineage),
             ),
             ASSET_OBSERVATIONS.name: (
                 ASSET_OBSERVATIONS,

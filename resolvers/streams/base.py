@@ -10,6 +10,7 @@ lands nothing twice. Clients do no I/O when constructed; a source that cannot be
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ from resolvers.drain import land
 from resolvers.errors import AssetlakeError
 from resolvers.ingest import Record
 from resolvers.lake.writer import LakeWriter, StreamTxn
+from resolvers.model import Lineage
+from resolvers.timeutil import utcnow
 
 OVERSIZED_HEAD_BYTES = 2048
 T = TypeVar("T")
@@ -58,6 +61,7 @@ class PulledBatch:
     messages: int = 0
     skipped: int = 0  # messages that hold no record (S3 test events, digests): acked all the same
     started: float = field(default_factory=time.monotonic)
+    received_at: dt.datetime = field(default_factory=utcnow)  # the records' received_at
     pull_s: float = 0.0
     cursor: Any = None  # the cursor once this batch is acked (sources that keep one)
 
@@ -131,8 +135,10 @@ def pump(
     source_client: StreamSource,
     limits: PullLimits | None = None,
     txn: StreamTxn | None = None,
+    landed_by: str | None = None,
 ) -> PumpResult:
-    """Pull a micro-batch, land it in raw_events, then ack it: the body of every sensor tick.
+    """Pull a micro-batch, land it in raw_events, then ack it: the body of every sensor tick
+    (``landed_by``: the tick, for the rows' lineage).
 
     An exception before the ack (landing failed, the lake is not writable) leaves every message
     for redelivery; the redelivered records land nothing twice.
@@ -141,8 +147,11 @@ def pump(
     if batch.empty:
         return PumpResult(source_client.name, pull_s=batch.pull_s, cursor=_json(batch.cursor))
     started = time.perf_counter()
+    lineage = Lineage(received_at=batch.received_at, landed_by=landed_by)
     landed = (
-        land(writer, batch.records, source_client.default_source, txn) if batch.records else None
+        land(writer, batch.records, source_client.default_source, txn, lineage)
+        if batch.records
+        else None
     )
     land_s = time.perf_counter() - started
     started = time.perf_counter()
