@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -236,13 +237,22 @@ def ingest_records(
     ``lineage``: when the records were received and by what they are (or were) landed; each
     batch adds the instant it was resolved.
     """
-    results = []
-    for chunk in chunks(records, batch_size):
-        batch = resolve_records(chunk, writer.lake.salt, default_source, describer)
-        batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
-        if landed:
-            batch.raw = []
-        results.append(writer.commit(batch, batch_id_of(chunk), txn))
+    results: list[CommitResult] = []
+    # A pipeline of two: batch n+1 is resolved (Python) while batch n commits (mostly Parquet
+    # and Delta work in Rust, outside the GIL). Commits stay in order, one at a time, in one
+    # thread; resolution does not read the lake, so it cannot see a half-committed batch.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assetlake-ingest") as committer:
+        pending: Future[CommitResult] | None = None
+        for chunk in chunks(records, batch_size):
+            batch = resolve_records(chunk, writer.lake.salt, default_source, describer)
+            batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
+            if landed:
+                batch.raw = []
+            if pending is not None:
+                results.append(pending.result())  # a failed commit stops the ingest here
+            pending = committer.submit(writer.commit, batch, batch_id_of(chunk), txn)
+        if pending is not None:
+            results.append(pending.result())
     return results
 
 
