@@ -101,6 +101,7 @@ def landed_since(
             starting_version=start,
             ending_version=end,
             columns=[*LANDED_COLUMNS, "_change_type", "_commit_version"],
+            predicate=_source_predicate(sources),  # other consumers' rows are not read
         )
         frame = pl.DataFrame(pl.from_arrow(pa.table(reader.read_all())))
         frame = frame.filter(pl.col("_change_type") == "insert")
@@ -109,6 +110,14 @@ def landed_since(
         frame = frame.filter(pl.col("source").is_in(list(sources)))
     # rows landed before raw_events had landed_at were landed when they were received
     return frame.with_columns(pl.coalesce("landed_at", "received_at").alias("landed_at"))
+
+
+def _source_predicate(sources: Collection[str] | None) -> str | None:
+    """A SQL predicate on raw_events.source (None: every source)."""
+    if sources is None:
+        return None
+    quoted = ", ".join("'" + source.replace("'", "''") + "'" for source in sorted(sources))
+    return f"source IN ({quoted})" if quoted else "FALSE"
 
 
 def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:

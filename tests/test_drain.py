@@ -8,7 +8,7 @@ import orjson
 import polars as pl
 
 from resolvers.drain import drain, land, watermark
-from resolvers.ingest import read_file
+from resolvers.ingest import Record, read_file
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import LakeWriter
 
@@ -70,3 +70,38 @@ def test_a_drain_that_died_is_done_again_without_doubling(lake: Lake, tmp_path: 
         n: pl.read_delta(lake.table_uri(n)).height for n in ("asset_changes", "asset_observations")
     }
     assert before == after == {"asset_changes": 5, "asset_observations": 5}
+
+
+def _trail(count: int) -> list[Record]:
+    records = [
+        {
+            "eventVersion": "1.08",
+            "eventID": f"00000000-0000-0000-0000-{i:012d}",
+            "eventTime": "2026-03-01T10:00:00Z",
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "DescribeInstances",
+            "awsRegion": "us-east-1",
+            "recipientAccountId": "123456789012",
+            "readOnly": True,
+        }
+        for i in range(count)
+    ]
+    return [Record(orjson.dumps(r).decode(), r, f"trail#{i}") for i, r in enumerate(records)]
+
+
+def test_each_consumer_reads_only_its_sources_from_the_change_feed(
+    lake: Lake, tmp_path: Path
+) -> None:
+    writer = LakeWriter(lake)
+    feed = read_file(_feed(tmp_path, 6))[:6]
+    trail = _trail(5)
+    land(writer, [*feed[:3], *trail[:2]], "aws_cloudtrail")
+    # first drains read the table, the next ones the change data feed
+    firsts = [drain(writer, "feed", "gcp_asset_feed", ["gcp_asset_feed"]).records,
+              drain(writer, "trail", "aws_cloudtrail", ["aws_cloudtrail"]).records]  # fmt: skip
+    land(writer, [*feed[3:], *trail[2:]], "aws_cloudtrail")
+    land(writer, trail[:1], "aws_cloudtrail")  # a redelivery: lands nothing
+    seconds = [drain(writer, "feed", "gcp_asset_feed", ["gcp_asset_feed"]).records,
+               drain(writer, "trail", "aws_cloudtrail", ["aws_cloudtrail"]).records]  # fmt: skip
+    assert (firsts, seconds) == ([3, 2], [3, 3])
+    assert drain(writer, "nothing", "aws_cloudtrail", []).records == 0
