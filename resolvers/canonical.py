@@ -66,10 +66,13 @@ REDACTED_KEYS: frozenset[str] = frozenset(
         "UserData",  # EC2 instance / launch template user data
         "userData",
         "MasterUserPassword",  # RDS, Redshift, DocumentDB
+        "masterUserPassword",  # the same in CloudTrail requests (lowerCamel)
         "Password",
         "password",
         "SecretString",  # Secrets Manager
         "SecretBinary",
+        "secretString",
+        "secretBinary",
         "SecretAccessKey",  # IAM access keys, STS credentials
         "secretAccessKey",
         "SessionToken",
@@ -79,6 +82,7 @@ REDACTED_KEYS: frozenset[str] = frozenset(
         "AuthToken",  # ElastiCache
         "authToken",
         "KeyMaterial",  # EC2 key pairs
+        "keyMaterial",
         # GCP
         "privateKeyData",  # iam.googleapis.com/ServiceAccountKey
         "private_key",
@@ -91,6 +95,7 @@ REDACTED_KEYS: frozenset[str] = frozenset(
 REDACTED_MAPS: frozenset[str] = frozenset(
     {
         "Variables",  # Lambda Environment.Variables
+        "variables",  # the same in CloudTrail requests (lowerCamel)
         "environmentVariables",  # Cloud Functions, CodeBuild
         "environment_variables",
         "buildEnvironmentVariables",
@@ -104,7 +109,17 @@ REDACTED_NAME_VALUE_LISTS: frozenset[str] = frozenset(
         "EnvironmentVariables",
     }
 )
+# Besides, any key whose name ends in "password" (any case) has its value replaced when that
+# value is a string: tdeCredentialPassword, newPassword, adminPassword, ... (not
+# PasswordLastUsed or passwordPolicy, whose names go on, nor a flag like ManageMasterUserPassword).
+PASSWORD_SUFFIX = "password"
+# What CloudTrail itself writes in place of a secret: no secret, kept as it is (a record that
+# holds only these is landed byte for byte).
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {"HIDDEN_DUE_TO_SECURITY_REASONS", "<sensitiveDataRemoved>"}
+)
 REDACTION_MARKER = "<redacted>"
+_MARKER = re.compile(re.escape(REDACTION_MARKER) + r":hmac-sha256:[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +136,24 @@ def canonical_json(document: Any) -> str:
 
 
 def redacted_value(value: Any, salt: bytes) -> str:
-    """The marker that stands in for a secret: a keyed hash, so changes are still detected."""
+    """The marker that stands in for a secret: a keyed hash, so changes are still detected.
+
+    A marker is kept as it is (redacting twice is redacting once): a record redacted when it
+    was landed resolves, when drained, to the same configurations as the record itself.
+    """
+    if isinstance(value, str) and _MARKER.fullmatch(value):
+        return value
     digest = hmac.new(salt, canonical_json(value).encode(), hashlib.sha256).hexdigest()[:16]
     return f"{REDACTION_MARKER}:hmac-sha256:{digest}"
+
+
+def is_secret(key: Any, value: Any) -> bool:
+    """Whether ``value``, under ``key``, is a secret to replace by its marker."""
+    if value in (None, "", {}, []) or (isinstance(value, str) and value in PLACEHOLDERS):
+        return False
+    if key in REDACTED_KEYS:
+        return True
+    return isinstance(value, str) and isinstance(key, str) and key.lower().endswith(PASSWORD_SUFFIX)
 
 
 def redact(document: Any, salt: bytes) -> Any:
@@ -131,7 +161,7 @@ def redact(document: Any, salt: bytes) -> Any:
     if isinstance(document, dict):
         result: dict[Any, Any] = {}
         for key, value in document.items():
-            if key in REDACTED_KEYS and value not in (None, "", {}, []):
+            if is_secret(key, value):
                 result[key] = redacted_value(value, salt)
             elif key in REDACTED_MAPS and isinstance(value, dict):
                 result[key] = {name: redacted_value(v, salt) for name, v in value.items()}
@@ -176,6 +206,7 @@ _SPECIAL_KEY = re.compile(
     b'"(?:' + _alternation(VOLATILE_KEYS | REDACTED_KEYS) + b')":'
     b'|"(?:' + _alternation(REDACTED_MAPS) + b')":\\{'
     b'|"(?:' + _alternation(REDACTED_NAME_VALUE_LISTS) + b')":\\['
+    b'|(?i:password)":"'
 )
 
 
@@ -185,7 +216,7 @@ def _prepare(document: Any, salt: bytes) -> tuple[Any, Any]:
         redacted: dict[Any, Any] = {}
         stable: dict[Any, Any] = {}
         for key, value in document.items():
-            if key in REDACTED_KEYS and value not in (None, "", {}, []):
+            if is_secret(key, value):
                 redacted[key] = kept = redacted_value(value, salt)
             elif key in REDACTED_MAPS and isinstance(value, dict):
                 redacted[key] = kept = {n: redacted_value(v, salt) for n, v in value.items()}
@@ -217,3 +248,39 @@ def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
     redacted, stable = _prepare(document, salt)
     digest = hashlib.sha256(canonical_json(stable).encode()).hexdigest()[:32]
     return CanonicalConfig(json=canonical_json(redacted), hash=digest)
+
+
+# A secret-bearing key anywhere in a record's text, whatever the spacing after its colon.
+_SECRET_KEY_TEXT = re.compile(
+    '"(?:' + _alternation(REDACTED_KEYS).decode() + ')"\\s*:'
+    '|"(?:' + _alternation(REDACTED_MAPS).decode() + ')"\\s*:\\s*\\{'
+    '|"(?:' + _alternation(REDACTED_NAME_VALUE_LISTS).decode() + ')"\\s*:\\s*\\['
+    '|(?i:password)"\\s*:\\s*"'
+)
+
+# The same, first as plain substrings of the lowercased text (much faster than the regex on the
+# records that hold none, nearly all): each key lowercased, minus those holding a shorter one.
+_NAMES = {k.lower() for k in REDACTED_KEYS | REDACTED_MAPS | REDACTED_NAME_VALUE_LISTS}
+_STEMS = tuple(
+    sorted(n for n in _NAMES | {PASSWORD_SUFFIX} if not any(o in n for o in _NAMES - {n}))
+)
+
+
+def _may_hold_secret(payload: str) -> bool:
+    lowered = payload.lower()
+    return any(stem in lowered for stem in _STEMS) and bool(_SECRET_KEY_TEXT.search(payload))
+
+
+def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
+    """A received record as it may be landed: ``(payload, value)`` with secrets redacted.
+
+    A record with no secret in it (nearly all) is returned as it is, byte for byte; one with a
+    secret (a session token in an AssumeRole answer, user data, a password) is its redacted
+    JSON, in its own key order. Redacting an already redacted record changes nothing.
+    """
+    if value is None or not _may_hold_secret(payload):
+        return payload, value
+    redacted = redact(value, salt)
+    if redacted == value:
+        return payload, value
+    return orjson.dumps(redacted, option=orjson.OPT_NON_STR_KEYS).decode(), redacted

@@ -25,7 +25,7 @@ from resolvers.aws.cloudtrail import is_cloudtrail_record, is_eventbridge_event
 from resolvers.aws.describe import Describer
 from resolvers.aws.resolve import resolve_cloudtrail_record
 from resolvers.aws.resolve_online import describe_batch
-from resolvers.canonical import canonical_json
+from resolvers.canonical import canonical_json, redact_record
 from resolvers.errors import InputError
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.gcp.asset_feed import is_feed_record, resolve_feed_record
@@ -147,7 +147,15 @@ def record_hash(record: Record) -> str:
 
 
 def resolve_record(record: Record, salt: bytes, default_source: str) -> ResolvedBatch:
-    """One record into raw_events plus its changes and observations, or an unresolved row."""
+    """One record into raw_events plus its changes and observations, or an unresolved row.
+
+    A record that holds a secret (an STS session token in an answer, a password, user data) is
+    landed, hashed and resolved redacted: no table keeps it (docs/secrets.md). Nearly all hold
+    none and are landed as received, byte for byte.
+    """
+    payload, value = redact_record(record.payload, record.value, salt)
+    if payload is not record.payload:
+        record = replace(record, payload=payload, value=value)
     digest = record_hash(record)
     batch = _resolve_record(record, salt, default_source, digest)
     batch.raw = [

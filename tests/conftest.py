@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +38,40 @@ def corpus() -> Path:
 def lake(tmp_path: Path) -> Lake:
     """A new, empty lake in a temporary folder."""
     return Lake(str(tmp_path / "lake")).create()
+
+
+# -- the demo: run once for the session, shared by the tests that read its lake --------------------
+@dataclass(frozen=True)
+class DemoRun:
+    """One ``assetlake demo``: what it printed and the lake it left."""
+
+    output: str
+    lake: Lake
+    ports: tuple[int, ...]
+    finished: dt.datetime
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A table as readers see it."""
+        return read_table(self.lake, name).collect()
+
+
+def run_demo_cli(lake_dir: Path) -> DemoRun:
+    """``assetlake demo --lake DIR`` in this process; fails the test on a non-zero exit."""
+    from pipelines.cli import main  # Dagster: imported only by the tests that run the demo
+
+    result = CliRunner().invoke(main, ["demo", "--lake", str(lake_dir)])
+    error = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
+    assert result.exit_code == 0, result.output + error
+    ports = sorted(
+        {int(p) for p in re.findall(r"on (?:http://)?127\.0\.0\.1:(\d+)", result.output)}
+    )
+    return DemoRun(result.output, Lake(str(lake_dir)), tuple(ports), dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, run once for the session (test_demo.py, test_secrets.py read its lake)."""
+    return run_demo_cli(tmp_path_factory.mktemp("demo") / "lake")
 
 
 # -- S3: a real moto server -----------------------------------------------------------------------

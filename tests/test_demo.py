@@ -1,16 +1,14 @@
 """``assetlake demo`` end to end: the whole pipeline once on embedded services, then the lake.
 
-The demo runs once for the module (moto in server mode, the Pub/Sub emulator, the code
-location's sensors and jobs, a full AWS scan, findings); the tests read what it left.
+The demo runs once for the session (the ``demo`` fixture of conftest.py: moto in server mode,
+the Pub/Sub emulator, the code location's sensors and jobs, a full AWS scan, findings); the
+tests read what it left.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -18,12 +16,12 @@ import orjson
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from conftest import DemoRun, run_demo_cli
 
 from pipelines.cli import main
 from resolvers.demo import prepare_lake
 from resolvers.demo_report import short_principal
 from resolvers.embedded import port_open
-from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
 
 BUCKET = "arn:aws:s3:::acme-web-assets-123456789012"
@@ -34,37 +32,6 @@ EVENT_TYPES = {
     "AWS::KMS::Key", "AWS::Lambda::Function", "AWS::RDS::DBInstance", "AWS::SQS::Queue",
     "AWS::SNS::Topic",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DemoRun:
-    """One ``assetlake demo``: what it printed and the lake it left."""
-
-    output: str
-    lake: Lake
-    ports: tuple[int, ...]
-    finished: dt.datetime
-
-    def table(self, name: str) -> pl.DataFrame:
-        """A table as readers see it."""
-        return read_table(self.lake, name).collect()
-
-
-def run_demo_cli(lake_dir: Path) -> DemoRun:
-    """``assetlake demo --lake DIR`` in this process; fails the test on a non-zero exit."""
-    result = CliRunner().invoke(main, ["demo", "--lake", str(lake_dir)])
-    error = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
-    assert result.exit_code == 0, result.output + error
-    ports = sorted(
-        {int(p) for p in re.findall(r"on (?:http://)?127\.0\.0\.1:(\d+)", result.output)}
-    )
-    return DemoRun(result.output, Lake(str(lake_dir)), tuple(ports), dt.datetime.now(dt.UTC))
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """The demo, run once for the module."""
-    return run_demo_cli(tmp_path_factory.mktemp("demo") / "lake")
 
 
 @pytest.mark.slow
