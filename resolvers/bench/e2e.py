@@ -1,15 +1,20 @@
 """Latency and throughput through the whole Dagster path, with the daemon running the sensors.
 
-The Pub/Sub emulator and a ``dagster-daemon`` (started as processes: this module does not
-import Dagster) run the code location of workspace.yaml on a lake in a work folder, with the
-asset-feed sensor pointed at the emulator and drain runs following their stream. Feed messages
-are published with their event time set to the moment of publishing, so a version's
-``recorded_at - valid_from`` is the time from publishing a change to its commit (it is visible
-a few milliseconds later, once the commit lands).
+A ``dagster-daemon`` (started as a process: this module does not import Dagster) runs the code
+location of workspace.yaml on a lake in a work folder, with drain runs following their stream,
+once per transport: the Pub/Sub emulator read by ``gcp_asset_feed_sensor`` (the GCP feed path),
+and a nats-server JetStream stream read by ``nats_events_sensor`` (the internal bus every source
+can be relayed onto). Feed messages are published with their event time set to the moment of
+publishing, so a version's ``recorded_at - valid_from`` is the time from publishing a change to
+its commit (it is visible a few milliseconds later, once the commit lands).
 
-- ``e2e_latency_p50_s`` / ``e2e_latency_p99_s``: a slow trickle (a few messages a second);
-- ``e2e_events_per_s``: a burst published as fast as the emulator takes it, divided by the
-  time from the first publish to the last commit.
+- ``e2e_latency_p50_s`` / ``e2e_latency_p99_s``: a slow trickle (a few messages a second); the
+  worse of the transports;
+- ``e2e_events_per_s``: a burst published as fast as the transport takes it, divided by the time
+  from the first publish to the last commit; the best of the transports (the goal asks whether
+  the pipeline can sustain the rate), each one's figure alongside;
+- ``e2e_pubsub_pull_ceiling_per_s``: what the emulator itself delivers (pull and ack with no
+  lake work, same run): the Pub/Sub figure cannot exceed it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +33,21 @@ from typing import Any
 import orjson
 import polars as pl
 
-from resolvers.embedded import launch_pubsub
+from resolvers.embedded import free_port, launch, launch_pubsub
+from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
+from resolvers.streams.base import PullLimits
 from resolvers.timeutil import isoformat, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "projects/assetlake-bench"
+NATS_STREAM, NATS_SUBJECT = "ASSETLAKE_BENCH", "assetlake.bench"
+# what configures a stream sensor: only the transport under measurement is set for the daemon
+SENSOR_SETTINGS = (
+    "ASSETLAKE_SQS_QUEUE_URL", "ASSETLAKE_CLOUDTRAIL_BUCKET", "ASSETLAKE_ASSET_FEED_SUBSCRIPTION",
+    "ASSETLAKE_AUDIT_LOG_SUBSCRIPTION", "ASSETLAKE_NATS_URL", "PUBSUB_EMULATOR_HOST",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +102,16 @@ def _pubsub(host: str) -> tuple[Any, Any, str, str]:
 
 
 def _daemon(
-    folder: Path, lake: str, host: str, subscription: str, follow: float
+    folder: Path, lake: str, sensor_env: dict[str, str], follow: float
 ) -> subprocess.Popen[bytes]:
     home = folder / "dagster_home"
     home.mkdir(exist_ok=True)
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in SENSOR_SETTINGS},
+        **sensor_env,
         "DAGSTER_HOME": str(home),
         "ASSETLAKE_LAKE": lake,
-        "ASSETLAKE_ASSET_FEED_SUBSCRIPTION": subscription,
-        "PUBSUB_EMULATOR_HOST": host,
         "ASSETLAKE_DRAIN_FOLLOW_SECONDS": str(follow),
     }
     daemon = Path(sys.executable).with_name("dagster-daemon")
@@ -139,47 +152,173 @@ def _wait_for(lake: Lake, kind: str, count: int, deadline: float) -> pl.DataFram
     return seen
 
 
-def _trickle(publisher: Any, topic: str, sizes: E2ESizes) -> int:
+def _trickle(transport: Transport, sizes: E2ESizes) -> int:
     sent, started = 0, time.monotonic()
     while time.monotonic() - started < sizes.trickle_seconds:
-        publisher.publish(topic=topic, messages=[{"data": _message(sent, "trickle")}])
+        transport.publish([_message(sent, "trickle")])
         sent += 1
         time.sleep(1.0 / sizes.trickle_per_s)
     return sent
 
 
-def _burst(publisher: Any, topic: str, count: int) -> None:
+def _burst(transport: Transport, count: int) -> None:
     for start in range(0, count, 1000):
-        batch = [{"data": _message(i, "burst")} for i in range(start, min(start + 1000, count))]
+        transport.publish([_message(i, "burst") for i in range(start, min(start + 1000, count))])
+
+
+@dataclass
+class Transport:
+    """A queue the bench publishes feed messages onto and a sensor of the daemon reads."""
+
+    name: str
+    env: dict[str, str]  # what configures the sensor
+    publish: Callable[[list[bytes]], None]
+    stop: Callable[[], None]
+    ceiling_per_s: float | None = None  # what the queue alone delivers, where measured
+
+
+def _pubsub_transport(folder: Path) -> Transport | str:
+    emulator = launch_pubsub(folder)
+    if emulator is None:
+        return "no gcloud SDK: the Pub/Sub emulator is not on this machine"
+    try:
+        emulator.wait_ready()
+        publisher, subscriber, topic, subscription = _pubsub(emulator.address)
+        ceiling = _pull_ceiling(publisher, subscriber, emulator.address)
+    except BaseException:
+        emulator.stop()
+        raise
+
+    def publish(messages: list[bytes]) -> None:
+        publisher.publish(topic=topic, messages=[{"data": m} for m in messages])
+
+    env = {
+        "ASSETLAKE_ASSET_FEED_SUBSCRIPTION": subscription,
+        "PUBSUB_EMULATOR_HOST": emulator.address,
+    }
+    return Transport("pubsub", env, publish, emulator.stop, ceiling)
+
+
+def _pull_ceiling(publisher: Any, subscriber: Any, host: str, count: int = 5000) -> float:
+    """Messages a second the emulator delivers to the source client (pull and ack only)."""
+    from resolvers.streams.pubsub import PubSubSource
+
+    topic = publisher.create_topic(name=f"{PROJECT}/topics/ceiling").name
+    subscription = f"{PROJECT}/subscriptions/ceiling"
+    subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=60)
+    for start in range(0, count, 1000):
+        batch = [{"data": b"{}"} for _ in range(start, min(start + 1000, count))]
         publisher.publish(topic=topic, messages=batch)
+    source, delivered = PubSubSource(subscription, emulator_host=host, wait_seconds=2.0), 0
+    started = time.monotonic()
+    while delivered < count:
+        batch = source.pull(PullLimits(max_records=count))
+        if batch.empty:
+            break
+        delivered += source.ack(batch)
+    seconds = time.monotonic() - started
+    source.close()
+    return round(delivered / seconds, 1) if seconds else 0.0
+
+
+def _nats_transport(folder: Path) -> Transport | str:
+    binary = shutil.which("nats-server")
+    if binary is None:
+        return "nats-server is not on this machine"
+    port = free_port()
+    argv = [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(folder / "nats")]
+    server = launch("nats", argv, port, f"nats://127.0.0.1:{port}", folder)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    from resolvers.streams.nats import JetStreamPublisher
+
+    publisher = JetStreamPublisher(server.address, NATS_STREAM, NATS_SUBJECT)
+
+    def publish(messages: list[bytes]) -> None:
+        publisher.publish([Record(m.decode(), None, "bench") for m in messages])
+
+    def stop() -> None:
+        publisher.close()
+        server.stop()
+
+    env = {
+        "ASSETLAKE_NATS_URL": server.address,
+        "ASSETLAKE_NATS_STREAM": NATS_STREAM,
+        "ASSETLAKE_NATS_SUBJECT": NATS_SUBJECT,
+    }
+    return Transport("nats", env, publish, stop)
+
+
+TRANSPORTS = {"pubsub": _pubsub_transport, "nats": _nats_transport}
 
 
 def measure_e2e(folder: Path, sizes: E2ESizes = E2ESizes()) -> dict[str, Any]:
-    """Run the daemon over the emulator, publish, and measure; everything started is stopped."""
+    """Run the daemon over each transport, publish, and measure; everything started is
+    stopped. A transport that is not on the machine is named in ``e2e_detail``."""
     folder.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, dict[str, Any]] = {}
+    missing: dict[str, str] = {}
+    for name, start in TRANSPORTS.items():
+        work = folder / name
+        work.mkdir(exist_ok=True)
+        transport = start(work)
+        if isinstance(transport, str):
+            missing[name] = transport
+            continue
+        try:
+            figures[name] = _measure(work, transport, sizes)
+        finally:
+            transport.stop()
+    if not figures:
+        return {"e2e_skipped": "; ".join(missing.values())}
+    return _headline(figures, missing)
+
+
+def _measure(folder: Path, transport: Transport, sizes: E2ESizes) -> dict[str, Any]:
     lake_uri = str(folder / "lake")
-    emulator = launch_pubsub(folder)
-    if emulator is None:
-        return {"e2e_skipped": "no gcloud SDK: the Pub/Sub emulator is not on this machine"}
-    daemon = None
+    daemon = _daemon(folder, lake_uri, transport.env, sizes.follow_seconds)
     try:
-        emulator.wait_ready()
-        publisher, _, topic, subscription = _pubsub(emulator.address)
-        daemon = _daemon(folder, lake_uri, emulator.address, subscription, sizes.follow_seconds)
         time.sleep(5.0)  # the daemon loads the code location
         lake = Lake(lake_uri)
-        sent = _trickle(publisher, topic, sizes)
+        sent = _trickle(transport, sizes)
         trickle = _wait_for(lake, "trickle", sent, time.monotonic() + sizes.wait_seconds)
         burst_started = utcnow()
-        _burst(publisher, topic, sizes.burst_messages)
+        _burst(transport, sizes.burst_messages)
         burst = _wait_for(
             lake, "burst", sizes.burst_messages, time.monotonic() + sizes.wait_seconds
         )
     finally:
-        if daemon is not None:
-            _stop(daemon)
-        emulator.stop()
-    return _figures(sent, trickle, sizes.burst_messages, burst, burst_started)
+        _stop(daemon)
+    result = _figures(sent, trickle, sizes.burst_messages, burst, burst_started)
+    result["e2e_detail"]["pull_ceiling_per_s"] = transport.ceiling_per_s
+    return result
+
+
+def _headline(figures: dict[str, dict[str, Any]], missing: dict[str, str]) -> dict[str, Any]:
+    """The worse latency and the best throughput of the transports, each one's alongside."""
+    result: dict[str, Any] = {}
+    for name, values in figures.items():
+        for key in ("e2e_latency_p50_s", "e2e_latency_p99_s", "e2e_events_per_s"):
+            result[key.replace("e2e_", f"e2e_{name}_")] = values[key]
+    for key in ("e2e_latency_p50_s", "e2e_latency_p99_s"):
+        known = [v[key] for v in figures.values() if v[key] is not None]
+        result[key] = max(known) if known else None
+    rates = {n: v["e2e_events_per_s"] for n, v in figures.items() if v["e2e_events_per_s"]}
+    best = max(rates, key=lambda n: rates[n]) if rates else None
+    result["e2e_events_per_s"] = rates[best] if best else None
+    if "pubsub" in figures:
+        result["e2e_pubsub_pull_ceiling_per_s"] = figures["pubsub"]["e2e_detail"][
+            "pull_ceiling_per_s"
+        ]
+    result["e2e_detail"] = {
+        "events_per_s_through": best,
+        **{name: values["e2e_detail"] for name, values in figures.items()},
+        **{name: f"not measured: {why}" for name, why in missing.items()},
+    }
+    return result
 
 
 def _figures(
