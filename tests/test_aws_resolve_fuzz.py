@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resolvers.canonical import redact_record
 from resolvers.ingest import Record, read_file, resolve_record
 from resolvers.model import CLASSIFICATIONS
 
@@ -58,7 +59,8 @@ def check(value: Any, payload: str | None = None) -> None:
     batch = resolve_record(Record(text, value, "fuzz"), SALT, "aws_cloudtrail")
     assert len(batch.raw) == 1
     raw = batch.raw[0]
-    assert raw.classification in CLASSIFICATIONS and raw.payload == text
+    landed = redact_record(text, value, SALT)[0]  # as received, secrets redacted
+    assert raw.classification in CLASSIFICATIONS and raw.payload == landed
     if raw.classification in ("change", "unknown"):
         assert batch.changes or batch.unresolved
     assert "resolver_error" not in {row.reason for row in batch.unresolved}, batch.unresolved

@@ -82,8 +82,8 @@ def test_eventbridge_events_land_once_and_poison_is_landed_unresolved_and_acked(
 
     drain(writer, "sqs", "aws_cloudtrail")
     raw = table(lake, "raw_events")
-    assert raw.height == len(set(content_ids(events))) + 3
-    assert set(content_ids(events)) <= set(raw.get_column("record_hash"))
+    assert raw.height == len(set(content_ids(events, lake.salt))) + 3
+    assert set(content_ids(events, lake.salt)) <= set(raw.get_column("record_hash"))
     unresolved = table(lake, "unresolved_events")
     poison_rows = unresolved.filter(unresolved["reason"] != "no_resolver").sort("reason")
     assert poison_rows.get_column("reason").to_list() == [
