@@ -10,7 +10,6 @@ unresolved_events with the reason; a file with no JSON record at all is an error
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,12 +30,24 @@ from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.gcp.asset_feed import is_feed_record, resolve_feed_record
 from resolvers.gcp.audit_log import SOURCE as AUDIT_LOG
 from resolvers.gcp.audit_log import is_audit_entry, resolve_audit_entry
+from resolvers.guard import (
+    BOM,
+    GZIP_MAGIC,
+    depth_over,
+    dumps,
+    gunzip,
+    parse,
+    quarantine_times,
+    split_records,
+    unreadable,
+)
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
 from resolvers.model import Lineage, RawRecord, ResolvedBatch, Unresolved
 from resolvers.timeutil import utcnow
 
 DEFAULT_BATCH_SIZE = 1000
+MAX_FILE_BYTES = 2 * 1024**3  # decompressed size of one event file (a gzip bomb is refused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +79,10 @@ def read_file(path: Path) -> list[Record]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = gunzip(data, MAX_FILE_BYTES)
+        except ValueError as exc:
             raise InputError(f"{path}: not a valid gzip file ({exc})") from exc
     records = list(_records_of(data, str(path)))
     if not records:
@@ -82,6 +93,7 @@ def read_file(path: Path) -> list[Record]:
 
 
 def _records_of(data: bytes, name: str) -> Iterator[Record]:
+    data = data.removeprefix(BOM.encode())  # a byte order mark is not part of the records
     stripped = data.strip()
     if stripped[:1] in (b"{", b"["):
         try:
@@ -99,6 +111,11 @@ def _records_of(data: bytes, name: str) -> Iterator[Record]:
         if document is not None:
             yield Record(stripped.decode("utf-8", "replace"), document, name)
             return
+        if (items := split_records(stripped)) is not None:
+            # one record of a log file is not JSON: the others are still records of their own
+            for index, item in enumerate(items):
+                yield _line_record(item, f"{name}:Records[{index}]")
+            return
     yield from _json_lines(data, name)
 
 
@@ -106,16 +123,19 @@ def _json_lines(data: bytes, name: str) -> Iterator[Record]:
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
-        text = line.decode("utf-8", "replace")
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            value = None
-        yield Record(text, value, f"{name}:{number}")
+        yield _line_record(line, f"{name}:{number}")
+
+
+def _line_record(data: bytes, origin: str) -> Record:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        value = None
+    return Record(data.decode("utf-8", "replace"), value, origin)
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return dumps(value)  # any depth: a record too deep to resolve is still landed whole
 
 
 # -- resolving --------------------------------------------------------------------------------
@@ -151,13 +171,21 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
 
     A record that holds a secret (an STS session token in an answer, a password, user data) is
     landed, hashed and resolved redacted: no table keeps it (docs/secrets.md). Nearly all hold
-    none and are landed as received, byte for byte.
+    none and are landed as received, byte for byte. Whatever a record holds, the result has its
+    raw row (resolvers/guard.py: a record too deep to walk is landed as text, an implausible
+    event time gets no versions, and a resolver that fails on a record explains it instead of
+    failing the batch).
     """
+    record = _guarded(record)
     payload, value = redact_record(record.payload, record.value, salt)
     if payload is not record.payload:
         record = replace(record, payload=payload, value=value)
     digest = record_hash(record)
-    batch = _resolve_record(record, salt, default_source, digest)
+    try:
+        batch = _resolve_record(record, salt, default_source, digest)
+    except Exception as exc:  # a resolver bug must not fail the batch nor lose the record
+        batch = _failed(record, default_source, exc)
+    batch = quarantine_times(batch)
     batch.raw = [
         r if r.record_hash == digest else replace(r, record_hash=digest) for r in batch.raw
     ]
@@ -176,16 +204,45 @@ def _resolve_record(record: Record, salt: bytes, default_source: str, digest: st
     return _unreadable(record, default_source)
 
 
+def _guarded(record: Record) -> Record:
+    """The record as the resolvers may see it: a BOM before its JSON dropped, and a value
+    nested too deep to walk taken as text (resolvers/guard.py)."""
+    if record.value is None:
+        text = record.payload
+        if text.startswith(BOM):
+            value, _ = parse(text)
+            if value is not None and not isinstance(value, str):
+                return Record(text.removeprefix(BOM), value, record.origin)
+        return record
+    if depth_over(record.value):
+        return Record(record.payload, None, record.origin)
+    return record
+
+
 def _unreadable(record: Record, source: str) -> ResolvedBatch:
     event_id = fallback_id(record.payload)
+    reason, why = unreadable(record.payload)
     if record.value is None:
-        payload, reason, detail = _dumps(record.payload), "malformed", f"{record.origin}: not JSON"
+        payload, detail = _dumps(record.payload), f"{record.origin}: {why}"
     else:
         payload, reason = record.payload, "unrecognised_record"
-        detail = f"{record.origin}: not a CloudTrail, EventBridge, asset feed or audit record"
+        detail = (
+            f"{record.origin}: not a CloudTrail, EventBridge, asset feed or audit record ({why})"
+        )
     cloud = "gcp" if source in (ASSET_FEED, AUDIT_LOG) else "aws"
     raw = RawRecord(event_id, source, cloud, None, None, None, "unknown", payload)
     return ResolvedBatch(raw=[raw], unresolved=[Unresolved(event_id, source, reason, detail)])
+
+
+def _failed(record: Record, source: str, exc: Exception) -> ResolvedBatch:
+    """The raw row and a ``resolver_error`` row of a record a resolver failed on."""
+    batch = _unreadable(replace(record, value=None), source)
+    if record.value is not None:  # landed as received: it is JSON, the resolver is wrong
+        raw = replace(batch.raw[0], payload=record.payload)
+        batch.raw = [raw]
+    detail = f"{record.origin}: {type(exc).__name__}: {exc}"[:500]
+    batch.unresolved = [replace(batch.unresolved[0], reason="resolver_error", detail=detail)]
+    return batch
 
 
 def dominant_source(records: Sequence[Record]) -> str:

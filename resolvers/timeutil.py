@@ -12,7 +12,7 @@ def parse_time(value: object) -> dt.datetime:
     """Parse an RFC 3339 / ISO 8601 timestamp (or a datetime) into an aware UTC datetime.
 
     Nanosecond fractions (as Google APIs write them) are truncated to microseconds.
-    Raises ValueError on anything that is not a timestamp.
+    Raises ValueError on anything that is not a timestamp (or is out of range in UTC).
     """
     if isinstance(value, dt.datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
@@ -24,7 +24,12 @@ def parse_time(value: object) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(_iso(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+    if parsed.tzinfo is UTC:
+        return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-01:00 is past the last datetime in UTC
+        raise ValueError(f"not a timestamp: {value!r} is out of range in UTC") from exc
 
 
 def _iso(value: str) -> str:

@@ -8,19 +8,19 @@ corrupt, or gone by the time it is read.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from botocore.exceptions import ClientError
 
+from resolvers.guard import BOM, GZIP_MAGIC, dumps, gunzip, split_records
 from resolvers.ingest import Record
 from resolvers.streams.aws import error_code
 from resolvers.streams.base import PullLimits, oversized, parse_json, poison, record_of
 
 LOG_FILE_SUFFIXES = (".json.gz", ".json")
 MISSING_CODES = ("NoSuchKey", "404", "NotFound")
+MAX_LOG_OBJECT_BYTES = 256 * 1024 * 1024  # decompressed; CloudTrail's files are far smaller
 
 
 def is_log_file_key(key: str) -> bool:
@@ -42,12 +42,16 @@ def fetch_log_file(s3: Any, bucket: str, key: str, limits: PullLimits) -> list[R
 
 def log_file_records(data: bytes, origin: str, limits: PullLimits) -> list[Record]:
     """The records of a log file's bytes (gzip or plain JSON)."""
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = gunzip(data, MAX_LOG_OBJECT_BYTES)
+        except ValueError as exc:
             return [poison(f"not a valid gzip file: {exc}", origin)]
+    data = data.removeprefix(BOM.encode())  # a byte order mark is not part of the records
     document = parse_json(data)
+    if document is None and (items := split_records(data)) is not None:
+        # one record of the file is not JSON: the others are still records of their own
+        return [record_of(item, f"{origin}#{index}", limits) for index, item in enumerate(items)]
     if not isinstance(document, Mapping) or not isinstance(document.get("Records"), list):
         return [record_of(data, origin, limits)]
     return [
@@ -57,7 +61,7 @@ def log_file_records(data: bytes, origin: str, limits: PullLimits) -> list[Recor
 
 
 def _item_record(item: Any, origin: str, limits: PullLimits) -> Record:
-    payload = orjson.dumps(item)
+    payload = dumps(item).encode()  # any depth (a record too deep to resolve is still landed)
     if len(payload) > limits.max_record_bytes:
         return oversized(payload, origin, limits.max_record_bytes)
     return Record(payload.decode(), item, origin)

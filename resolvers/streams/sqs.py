@@ -187,9 +187,11 @@ def s3_objects_of(value: Any) -> list[tuple[str, str]] | None:
     if value.get("Event") == "s3:TestEvent":
         return []
     if value.get("source") == "aws.s3" and value.get("detail-type") == "Object Created":
-        detail = value.get("detail") or {}
-        bucket, key = detail.get("bucket", {}).get("name"), detail.get("object", {}).get("key")
-        return [(bucket, key)] if bucket and key and is_log_file_key(key) else []
+        detail = value.get("detail")
+        bucket, key = _field(detail, "bucket", "name"), _field(detail, "object", "key")
+        if not (bucket and key):
+            return None  # a forged notification: landed as a record of no known shape
+        return [(bucket, key)] if is_log_file_key(key) else []
     items = value.get("Records")
     if not isinstance(items, list) or not items or not all(_is_s3_record(i) for i in items):
         return None
@@ -197,8 +199,16 @@ def s3_objects_of(value: Any) -> list[tuple[str, str]] | None:
     for item in items:
         if not str(item.get("eventName", "")).startswith("ObjectCreated"):
             continue
-        s3 = item["s3"]
-        key = unquote_plus(str(s3.get("object", {}).get("key", "")))
-        if is_log_file_key(key):
-            objects.append((str(s3.get("bucket", {}).get("name", "")), key))
+        key, bucket = _field(item["s3"], "object", "key"), _field(item["s3"], "bucket", "name")
+        if not (bucket and key):
+            return None  # a forged notification: landed as a record of no known shape
+        if is_log_file_key(unquote_plus(key)):
+            objects.append((bucket, unquote_plus(key)))
     return objects
+
+
+def _field(value: Any, outer: str, inner: str) -> str | None:
+    """``value[outer][inner]`` when it is a non-empty string (notifications can be forged)."""
+    middle = value.get(outer) if isinstance(value, Mapping) else None
+    found = middle.get(inner) if isinstance(middle, Mapping) else None
+    return found if isinstance(found, str) and found else None
