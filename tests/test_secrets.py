@@ -290,6 +290,8 @@ def test_landing_redaction_keeps_clean_records_and_the_configs() -> None:
         assert canonicalize(value, salt) == canonicalize(record, salt)
     clean = '{"eventName":  "DescribeInstances", "b": [1, 2]}'  # spacing kept, byte for byte
     assert redact_record(clean, orjson.loads(clean), salt)[0] is clean
+    escaped = '{"pass\\u0077ord": "hunter2"}'  # a key spelt with an escape is still a key
+    assert "hunter2" not in redact_record(escaped, orjson.loads(escaped), salt)[0]
     hidden = '{"masterUserPassword": "HIDDEN_DUE_TO_SECURITY_REASONS"}'
     assert redact_record(hidden, orjson.loads(hidden), salt)[0] is hidden
 
