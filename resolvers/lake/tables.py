@@ -67,7 +67,7 @@ RAW_EVENTS = TableSpec(
     ),
     key=("event_id", "record_hash"),
     partition_by=("event_date",),
-    description="every record received, as received (bronze; replayable)",
+    description="every record received, as received but for its secrets (bronze; replayable)",
     added_columns=("run_id", "landed_at", "landed_by"),
     # the change data feed lets a drain read exactly the rows landed since its watermark
     configuration=(("delta.enableChangeDataFeed", "true"),),
