@@ -72,3 +72,9 @@ $(PARITY_VENV)/.installed:
 
 parity: install $(PARITY_VENV)/.installed
 	$(BIN)/python -m resolvers.parity --prowler $(PARITY_VENV)/bin/prowler
+
+# The chaos suite, long form (docs/chaos.md): 10,000 records per source through SQS, Pub/Sub and
+# NATS JetStream while workers, brokers and moto are killed; prints sent/landed/lost/doubled.
+.PHONY: chaos
+chaos: install
+	PYTHONPATH=tests $(BIN)/python -m chaos.runner --records $${CHAOS_RECORDS:-10000} $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
