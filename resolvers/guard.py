@@ -62,13 +62,19 @@ def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def too_deep(text: str, value: Any, limit: int = MAX_DEPTH) -> bool:
+    """:func:`depth_over` for a record whose JSON ``text`` is at hand: a text with no more
+    brackets than ``limit`` cannot nest deeper (nearly every record), so it is not walked."""
+    return text.count("{") + text.count("[") > limit and depth_over(value, limit)
+
+
 def parse(text: str) -> tuple[Any, str | None]:
     """(value, None) for a JSON record; (None, why) for one that is not, or is too deep."""
     try:
         value = orjson.loads(text.removeprefix(BOM))
     except orjson.JSONDecodeError as exc:
         return None, _why(str(exc))
-    if depth_over(value):
+    if too_deep(text, value):
         return None, f"nested deeper than {MAX_DEPTH} levels"
     return value, None
 

@@ -33,12 +33,12 @@ from resolvers.gcp.audit_log import is_audit_entry, resolve_audit_entry
 from resolvers.guard import (
     BOM,
     GZIP_MAGIC,
-    depth_over,
     dumps,
     gunzip,
     parse,
     quarantine_times,
     split_records,
+    too_deep,
     unreadable,
 )
 from resolvers.lake.storage import Lake
@@ -214,7 +214,7 @@ def _guarded(record: Record) -> Record:
             if value is not None and not isinstance(value, str):
                 return Record(text.removeprefix(BOM), value, record.origin)
         return record
-    if depth_over(record.value):
+    if too_deep(record.payload, record.value):
         return Record(record.payload, None, record.origin)
     return record
 
