@@ -8,7 +8,8 @@ Asset); the corpus is read in place, never copied. docs/hostile-input.md lists t
 what each becomes.
 
 Each case gets its own event id (or, for the asset feed, its own content) unless the case is
-about ids: so every case is one distinct record, and "nothing lost" is a count.
+about ids (the ``collision`` family): so every case is one distinct record, "nothing lost" is a
+count, and a record's rows can be found by its event id.
 """
 
 from __future__ import annotations
@@ -99,13 +100,13 @@ def _retag(record: dict[str, Any], kind: str, tag: str) -> dict[str, Any]:
     """The record with its own identity: event id / insertId, or a feed field of its own."""
     record = copy.deepcopy(record)
     if kind == "cloudtrail":
-        record["eventID"] = f"hostile-{tag}"
+        record["eventID"] = f"hostile-{kind}-{tag}"
     elif kind == "eventbridge":
         record["id"] = f"hostile-envelope-{tag}"
         if isinstance(record.get("detail"), dict):
-            record["detail"]["eventID"] = f"hostile-{tag}"
+            record["detail"]["eventID"] = f"hostile-{kind}-{tag}"
     elif kind == "audit":
-        record["insertId"] = f"hostile-{tag}"
+        record["insertId"] = f"hostile-{kind}-{tag}"
     else:  # a feed message's id is the hash of its content
         record["hostileCase"] = tag
     return record
@@ -164,6 +165,8 @@ def wrong_types(kind: str, seed: dict[str, Any], depth: int = 4) -> Iterator[Cas
         for label, value in WRONG_VALUES:
             tag = f"wt-{where}-{label}"
             record = _retag(seed, kind, tag)
+            if isinstance(value, str):  # a huge id of its own, not one shared by every kind
+                value = f"{kind}:{tag}:{value}"
             _set(record, path, copy.deepcopy(value))
             yield Case(f"{kind}.wrong_type.{where}={label}", _dumps(record), kind)
 

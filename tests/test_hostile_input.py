@@ -57,6 +57,7 @@ pytest_plugins = ["stream_fixtures"]
 SALT = b"hostile"
 GENERIC = {"resolver_error"}  # a reason that says a resolver failed, not what is wrong
 PEAK_RSS_LIMIT_MB = 1536
+COLLIDING = {"hostile-colliding-id", "hostile-colliding-unknown"}  # the collision family's ids
 # what every case of a family must become (a reason, or "resolved": changes, no unresolved row)
 IMPLAUSIBLE = ("year_9999", "epoch_1970", "year_1900", "before_2006", "next_century")
 UNREADABLE_TIMES = ("unparseable", "month_13", "offset_beyond_24h", "epoch_number")
@@ -303,6 +304,9 @@ def _assert_accounted(raw: pl.DataFrame, changes: pl.DataFrame, unresolved: pl.D
     reason; no reason says only that a resolver failed."""
     assert not set(unresolved.get_column("reason")) & GENERIC
     assert unresolved.filter(pl.col("detail").str.len_chars() == 0).is_empty()
+    ids = raw.get_column("event_id")
+    shared = set(ids.filter(ids.is_duplicated()))
+    assert shared <= COLLIDING, sorted(shared - COLLIDING)[:10]  # every other record: its own id
     accounted = set(changes.get_column("event_id")) | set(unresolved.get_column("event_id"))
     needing = raw.filter(pl.col("classification").is_in(["change", "unknown"]))
     missing = set(needing.get_column("event_id")) - accounted
