@@ -195,6 +195,23 @@ def test_gzip_garbage_truncation_and_bombs_are_one_line_errors(
     assert "more than 8388608 bytes" in message
 
 
+def test_a_resolver_that_raises_fails_its_record_not_the_batch(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ingest_module, "resolve_audit_entry", broken)
+    bodies = good_records(corpus, 4)  # CloudTrail, EventBridge, audit, feed
+    records = [Record(b.decode(), orjson.loads(b), f"good#{i}") for i, b in enumerate(bodies)]
+    batch = ingest_module.resolve_records(records, SALT, "aws_cloudtrail")
+    assert len(batch.raw) == 4 and len(batch.changes) >= 3  # the others resolved
+    (failed,) = batch.unresolved
+    assert failed.reason == "resolver_error" and "RuntimeError: boom" in failed.detail
+    raw = next(r for r in batch.raw if r.event_id == failed.event_id)
+    assert raw.payload == records[2].payload  # landed as received, so a drain reads it again
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="asset_changes is keyed (event_id, asset_key) and unresolved_events (event_id, "
