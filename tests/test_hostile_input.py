@@ -176,6 +176,19 @@ def test_a_log_file_with_one_unparseable_record_keeps_the_others(
     assert reasons == ["resolved"] * 4 + ["too_deep", "malformed"] + ["resolved"] * 4
 
 
+def test_a_file_that_is_a_json_array_of_records(corpus: Path, tmp_path: Path) -> None:
+    """A top-level array is read item by item, a record deeper than orjson writes included."""
+    found = seeds(corpus)
+    deep_300 = next(c.body for c in deep("audit", found["audit"]) if c.name.endswith(".300"))
+    items = [*good_records(corpus, 3), deep_300, b"42", b"null"]
+    path = tmp_path / "array.json"
+    path.write_bytes(b"[" + b",".join(items) + b"]")
+    records = read_file(path)
+    batches = [resolve_record(r, SALT, "aws_cloudtrail") for r in records]
+    reasons = [outcome((u.reason for u in b.unresolved), len(b.changes)) for b in batches]
+    assert reasons == ["resolved"] * 3 + ["too_deep"] + ["unrecognised_record"] * 2
+
+
 def test_gzip_garbage_truncation_and_bombs_are_one_line_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -301,6 +314,8 @@ def test_assetlake_ingest_of_the_hostile_corpus_survives_in_bounded_memory(
     resolved_ids = set(changes.get_column("event_id"))
     good_ids = {_event_id(orjson.loads(body)) for body in good + extra[:3]}
     assert good_ids <= resolved_ids  # the good records of the batches all resolved
+    colliding = changes.filter(pl.col("event_id") == "hostile-colliding-id")
+    assert colliding.get_column("account_id").n_unique() == 3  # one id, three accounts: all in
     _assert_accounted(raw, changes, unresolved)
     for name in ("asset_versions", "asset_observations", "findings"):
         table(lake, name)  # readable
