@@ -234,6 +234,11 @@ def _scalar_members(keys: frozenset[bytes]) -> tuple[re.Pattern[bytes], re.Patte
     return re.compile(b"," + member + b"(?=[,}])"), re.compile(b"{" + member + b"(?:,|(?=}))")
 
 
+def _secret_in(text: bytes, members: set[bytes]) -> bool:
+    """Whether compact JSON ``text`` (its ``members``) may hold a value :func:`redact` replaces."""
+    return not members.isdisjoint(_SECRET_MEMBERS) or _PASSWORD_MEMBER in text.lower()
+
+
 def _without_volatile(text: bytes, volatile: set[bytes]) -> bytes:
     """Canonical JSON ``text`` minus its volatile members (whose values are scalars)."""
     later, first = _scalar_members(frozenset(member[:-3] for member in volatile))
@@ -275,8 +280,7 @@ def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
     """
     text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     members = set(_MEMBER.findall(text))
-    secret = not members.isdisjoint(_SECRET_MEMBERS) or _PASSWORD_MEMBER in text.lower()
-    if not secret:  # nothing to redact: the text is the document; the hash leaves out volatiles
+    if not _secret_in(text, members):  # the text is the document; the hash leaves out volatiles
         volatile = members & _VOLATILE_MEMBERS
         if volatile.isdisjoint(_VOLATILE_CONTAINERS):
             stable = _without_volatile(text, volatile) if volatile else text
@@ -309,6 +313,12 @@ def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
     JSON, in its own key order. Redacting an already redacted record changes nothing.
     """
     if value is None or not _may_hold_secret(payload):
+        return payload, value
+    try:  # the names matched may be labels ("env": "prod") or longer names: look at its members
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        text = None
+    if text is not None and not _secret_in(text, set(_MEMBER.findall(text))):
         return payload, value
     redacted = redact(value, salt)
     if redacted == value:
