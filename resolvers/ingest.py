@@ -189,6 +189,8 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
     batch.raw = [
         r if r.record_hash == digest else replace(r, record_hash=digest) for r in batch.raw
     ]
+    if batch.unresolved:  # rare: an unresolved row is the record's, not only its event id's
+        batch.unresolved = [replace(u, record_hash=digest) for u in batch.unresolved]
     return batch
 
 

@@ -98,6 +98,7 @@ class Unresolved:
     event_source: str | None = None
     event_name: str | None = None
     event_time: dt.datetime | None = None
+    record_hash: str = ""  # of the record: two records under one event id are two rows
 
 
 Times = tuple[dt.datetime | None, dt.datetime | None]  # (received_at, landed_at)

