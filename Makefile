@@ -77,4 +77,4 @@ parity: install $(PARITY_VENV)/.installed
 # NATS JetStream while workers, brokers and moto are killed; prints sent/landed/lost/doubled.
 .PHONY: chaos
 chaos: install
-	PYTHONPATH=tests $(BIN)/python -m chaos.runner --records $${CHAOS_RECORDS:-10000} $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+	PYTHONPATH=tests $(BIN)/python -m chaos.runner --records $${CHAOS_RECORDS:-10000} --sqs-records $${CHAOS_SQS_RECORDS:-1000} $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))

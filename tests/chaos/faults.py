@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+
 from chaos import records as chaos_records
 from chaos.harness import Phase, Pipeline, Services
 from chaos.services import Restartable, chaos_env
@@ -82,7 +84,27 @@ def second_writer(
     phase.events.append(f"second writer ingested {len(phase.ingested)} records in {took:.1f} s")
 
 
+def same_records_writer(
+    pipe: Pipeline, run: Services, rng: random.Random, phase: Phase, corpus: Path
+) -> None:
+    """``assetlake ingest --offline`` of the very records the phase streams (a trail's log files
+    ingested while EventBridge delivers the same events), into the same lake, concurrently."""
+    path = run.folder / f"same-records-{pipe.source}.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(value) + b"\n" for value in phase.values))
+    argv = [str(Path(sys.executable).with_name("assetlake")), "ingest", "--offline", "--no-rules",
+            "--lake", pipe.lake.uri, str(path)]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(
+        argv, env=chaos_env(pipe.lake_env), capture_output=True, timeout=INGEST_TIMEOUT_S
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the same-records writer failed: {done.stderr.decode()[-1000:]}")
+    took = time.monotonic() - started
+    phase.events.append(f"ingest of the same {len(phase.values)} records took {took:.1f} s")
+
+
 FAULTS: dict[str, Fault] = {
+    "same records writer": same_records_writer,
     "kill worker": kill_worker,
     "kill nats-server": kill_nats,
     "cut pubsub": cut_pubsub,

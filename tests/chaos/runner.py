@@ -9,6 +9,7 @@ one seed per pipeline, printed, so a failing run can be replayed with ``--seed``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import tempfile
 import threading
@@ -37,8 +38,9 @@ from resolvers.lake.tables import RAW_EVENTS
 from resolvers.lake.writer import LakeWriter
 
 LONG_RECORDS = 10_000
-SEND_CHUNKS = 12
-WARM_UP_S = 60.0  # a phase sends its records in this many pieces, spread over its seconds
+SEND_CHUNKS = 12  # a phase sends its records in this many pieces, spread over its seconds
+WARM_UP_S = 60.0  # a worker's first round (imports, first commits) before the phases start
+STRIKE_EVERY = 1000  # a kill or an outage strikes once more for every so many records
 POLL_S = 2.0
 
 
@@ -67,7 +69,7 @@ class ChaosReport:
     def table(self) -> str:
         """The figures as a Markdown table."""
         lines = [
-            f"chaos: seed {self.seed}, {self.records} records per source",
+            f"chaos: seed {self.seed}",
             "",
             "| source | fault | sent | landed | lost | doubled | what happened |",
             "|---|---|---:|---:|---:|---:|---|",
@@ -89,13 +91,13 @@ def run_pipeline(
 ) -> None:
     """Send every phase's share while its fault strikes; the worker keeps running."""
     rng = random.Random(seed)
-    faults = FAULTS[pipe.source]
+    faults = (*FAULTS[pipe.source], *config.extra_faults)
     share = -(-len(pipe.values) // len(faults))
     pipe.worker.start()
     pipe.worker.wait_for("idle", WARM_UP_S)  # its first round (imports, first commit) is slow
     for index, fault in enumerate(faults):
         values = pipe.values[index * share : (index + 1) * share]
-        phase = Phase(fault, ids=chaos_records.value_ids(values, pipe.lake.salt))
+        phase = Phase(fault, ids=chaos_records.value_ids(values, pipe.lake.salt), values=values)
         pipe.phases.append(phase)
         _phase(pipe, run, rng, phase, values, config.phase_seconds(len(values)), corpus)
 
@@ -137,17 +139,21 @@ def _strike(
     failure: list[BaseException],
     seconds: float,
 ) -> None:
+    strikes = 1 if "writer" in phase.fault else 1 + len(phase.ids) // STRIKE_EVERY
+    started, share = time.monotonic(), seconds / strikes
     try:
-        time.sleep(rng.uniform(0.1, 0.5) * seconds)
-        injector(pipe, run, rng, phase, corpus)
+        for strike in range(strikes):  # once in each slice of the phase, at a random moment
+            moment = started + (strike + rng.uniform(0.1, 0.5)) * share
+            time.sleep(max(0.0, moment - time.monotonic()))
+            injector(pipe, run, rng, phase, corpus)
     except BaseException as exc:
         failure.append(exc)
 
 
-def wait_drained(pipe: Pipeline, timeout: float) -> float:
+def wait_drained(pipe: Pipeline, timeout: float) -> bool:
     """Wait until every record sent is in raw_events and the consumer has drained it all."""
     expected = {i for phase in pipe.phases for i in (*phase.ids, *phase.ingested)}
-    started = time.monotonic()
+    started, reader = time.monotonic(), LakeWriter(pipe.lake)
     while time.monotonic() - started < timeout:
         if not pipe.worker.alive():
             pipe.worker.start()  # a worker that died on its own is restarted, as a daemon would
@@ -156,17 +162,13 @@ def wait_drained(pipe: Pipeline, timeout: float) -> float:
                 read_table(pipe.lake, RAW_EVENTS.name).select("record_hash").collect().to_series()
             )
             writer_version = pipe.lake.table(RAW_EVENTS.name).version()
-            done = expected <= landed and watermark(_reader(pipe), pipe.consumer) >= writer_version
+            done = expected <= landed and watermark(reader, pipe.consumer) >= writer_version
         except Exception:  # the lake is being written: look again
             done = False
         if done:
-            break
+            return True
         time.sleep(POLL_S)
-    return time.monotonic() - started
-
-
-def _reader(pipe: Pipeline) -> LakeWriter:
-    return LakeWriter(pipe.lake)
+    return False
 
 
 def finish(pipe: Pipeline, report: ChaosReport) -> None:
@@ -207,6 +209,7 @@ def run_chaos(folder: Path, corpus: Path, config: ChaosConfig) -> ChaosReport:
             _run_all(pipes, run, config, corpus, report)
         finally:
             for pipe in pipes:
+                pipe.worker.closed = True  # a fault still running restarts nothing
                 pipe.worker.stop()
                 pipe.close()
     report.seconds["total"] = time.monotonic() - started
@@ -223,13 +226,18 @@ def _run_all(
             started = time.monotonic()
             run_pipeline(pipe, run, config, config.seed + index, corpus)
             report.seconds[f"{pipe.source}: faults"] = time.monotonic() - started
-            took = wait_drained(pipe, config.drain_timeout_s)
-            report.seconds[f"{pipe.source}: drain to the end"] = took
+            started = time.monotonic()
+            if not wait_drained(pipe, config.drain_timeout_s):
+                report.problems.append(
+                    f"{pipe.source}: not drained within {config.drain_timeout_s:.0f} s (what "
+                    "had not landed by then counts as lost below)"
+                )
+            report.seconds[f"{pipe.source}: drain to the end"] = time.monotonic() - started
             finish(pipe, report)
         except BaseException:
             failures.append(f"{pipe.source}: {traceback.format_exc()}")
 
-    threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(pipes)]
+    threads = [threading.Thread(target=one, args=(i, p), daemon=True) for i, p in enumerate(pipes)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -245,12 +253,20 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=LONG_RECORDS)
     parser.add_argument("--seed", type=int, default=random.SystemRandom().randrange(10**6))
     parser.add_argument("--sources", default="sqs,pubsub,nats")
+    parser.add_argument("--sqs-records", type=int, help="records through SQS (default --records)")
+    parser.add_argument(
+        "--same-records", action="store_true",
+        help="add a phase where `assetlake ingest` commits the very records being streamed",
+    )  # fmt: skip
     parser.add_argument(
         "--corpus", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "corpus"
     )
     parser.add_argument("--folder", type=Path, help="work folder, kept (default: a temporary one)")
     args = parser.parse_args()
-    config = ChaosConfig.sized(args.records, args.seed, tuple(args.sources.split(",")))
+    sources = tuple(args.sources.split(","))
+    config = ChaosConfig.sized(args.records, args.seed, sources, args.sqs_records)
+    if args.same_records:
+        config = dataclasses.replace(config, extra_faults=("same records writer",))
     print(f"chaos: seed {config.seed}", flush=True)
     if args.folder:
         report = run_chaos(args.folder, args.corpus, config)

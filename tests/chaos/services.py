@@ -51,6 +51,7 @@ class Restartable:
     folder: Path
     server: Server | None = None
     kills: int = 0
+    closed: bool = False  # the run is over: start() does nothing
 
     def start(self) -> Restartable:
         """Start it and wait for its port (with this process's environment: the chaos run puts
@@ -59,6 +60,8 @@ class Restartable:
         Not ``start_server``: its children die with the *thread* that started them
         (PR_SET_PDEATHSIG), and a fault's thread ends right after the restart.
         """
+        if self.closed:
+            return self
         log = self.folder / f"{self.name}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
@@ -81,6 +84,7 @@ class Restartable:
 
     def stop(self) -> None:
         """Stop it for good."""
+        self.closed = True
         if self.server is not None:
             self.server.stop()
 
@@ -111,10 +115,13 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
     starts: int = 0
+    closed: bool = False  # the run is over: start() does nothing
     _offset: int = field(default=0)
 
     def start(self) -> None:
         """Start it (once more)."""
+        if self.closed:
+            return
         argv = [sys.executable, "-m", "chaos.worker", orjson.dumps(self.config).decode()]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
