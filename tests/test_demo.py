@@ -200,3 +200,31 @@ def test_without_the_gcloud_sdk_the_feed_comes_from_a_file(
     assert raw.filter(pl.col("source") == "gcp_asset_feed").height == 350
     assert raw.filter(pl.col("source") == "aws_cloudtrail").height >= 40
     assert len(run.ports) == 1 and not port_open(run.ports[0])
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_trace_follows_the_public_bucket_change_through_sensor_run_and_finding(
+    demo: DemoRun,
+) -> None:
+    finding = demo.table("findings").filter(
+        (pl.col("rule_id") == PUBLIC_RULE) & (pl.col("asset_key") == BUCKET)
+    )
+    opened_by = finding.get_column("opened_by_event_id")[0]
+    answer = CliRunner().invoke(
+        main, ["trace", opened_by, "--lake", demo.lake.uri, "--format", "json"]
+    )
+    assert answer.exit_code == 0, answer.output
+    journey = orjson.loads(answer.output)
+    (record,) = journey["records"]
+    assert record["landed_by"].startswith("cloudtrail_sqs_sensor tick ")
+    assert record["resolved_by"] == "aws_cloudtrail"
+    (change,) = [c for c in journey["changes"] if c["asset_key"] == BUCKET]
+    assert change["event_name"] == "PutBucketPolicy" and "/runs/" in change["run_url"]
+    assert {(f["rule_id"], f["effect"]) for f in journey["findings"]} >= {(PUBLIC_RULE, "opened")}
+    stages = journey["stages"]
+    for stage in ("received_to_landed_s", "landed_to_resolved_s", "resolved_to_committed_s"):
+        assert stages[stage] is not None and stages[stage] >= 0, (stage, stages)
+    asset = CliRunner().invoke(main, ["trace", BUCKET, "--lake", demo.lake.uri])
+    assert asset.exit_code == 0 and "PutBucketPolicy" in asset.output
+    assert "DeleteBucketPolicy" in asset.output
