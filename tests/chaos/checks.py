@@ -19,15 +19,10 @@ from deltalake import DeltaTable
 from resolvers.lake.checks import chain_violations
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
-from resolvers.lake.tables import TABLES
+from resolvers.lake.tables import TABLES, TABLES_BY_NAME
 from resolvers.query import connect
 
-KEYS = {
-    "raw_events": ("event_id", "record_hash"),
-    "asset_changes": ("event_id", "asset_key"),
-    "unresolved_events": ("event_id", "reason"),
-    "asset_versions": ("asset_key", "valid_from"),
-}
+KEYED = ("raw_events", "asset_changes", "unresolved_events", "asset_versions")
 
 
 @dataclass
@@ -87,7 +82,8 @@ def phase_figures(
 def lake_problems(lake: Lake) -> list[str]:
     """Everything wrong with the lake as a whole (empty: nothing)."""
     problems = []
-    for name, key in KEYS.items():
+    for name in KEYED:
+        key = TABLES_BY_NAME[name].key
         frame = read_table(lake, name).select(*key).collect()
         extra = frame.height - frame.unique().height
         if extra:
