@@ -63,7 +63,7 @@ def land(
 ) -> LandResult:
     """Land records in raw_events (and unreadable ones in unresolved_events) and nothing else
     (``lineage``: when they were received, by what they are landed)."""
-    resolved = resolve_records(records, writer.lake.salt, default_source)
+    resolved = resolve_records(records, writer.lake.salt, default_source, raw_only=True)
     unreadable = {u.event_id for u in resolved.unresolved if u.reason == "malformed"}
     batch = ResolvedBatch(
         raw=resolved.raw,

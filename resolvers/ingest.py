@@ -166,7 +166,9 @@ def record_hash(record: Record) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def resolve_record(record: Record, salt: bytes, default_source: str) -> ResolvedBatch:
+def resolve_record(
+    record: Record, salt: bytes, default_source: str, *, raw_only: bool = False
+) -> ResolvedBatch:
     """One record into raw_events plus its changes and observations, or an unresolved row.
 
     A record that holds a secret (an STS session token in an answer, a password, user data) is
@@ -174,7 +176,8 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
     none and are landed as received, byte for byte. Whatever a record holds, the result has its
     raw row (resolvers/guard.py: a record too deep to walk is landed as text, an implausible
     event time gets no versions, and a resolver that fails on a record explains it instead of
-    failing the batch).
+    failing the batch). ``raw_only``: what landing needs, the raw row (and the reason of a
+    record that is not readable) without resolving changes: the same raw row, cheaper.
     """
     record = _guarded(record)
     payload, value = redact_record(record.payload, record.value, salt)
@@ -182,7 +185,7 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
         record = replace(record, payload=payload, value=value)
     digest = record_hash(record)
     try:
-        batch = _resolve_record(record, salt, default_source, digest)
+        batch = _resolve_record(record, salt, default_source, digest, raw_only)
     except Exception as exc:  # a resolver bug must not fail the batch nor lose the record
         batch = _failed(record, default_source, exc)
     batch = quarantine_times(batch)
@@ -194,13 +197,17 @@ def resolve_record(record: Record, salt: bytes, default_source: str) -> Resolved
     return batch
 
 
-def _resolve_record(record: Record, salt: bytes, default_source: str, digest: str) -> ResolvedBatch:
+def _resolve_record(
+    record: Record, salt: bytes, default_source: str, digest: str, raw_only: bool = False
+) -> ResolvedBatch:
     source = source_of(record.value)
     value = record.value
     if source == ASSET_FEED and isinstance(value, Mapping):
-        return resolve_feed_record(value, record.payload, salt, digest)
+        return resolve_feed_record(value, record.payload, salt, digest, raw_only=raw_only)
     if source == CLOUDTRAIL and isinstance(value, Mapping):
-        return resolve_cloudtrail_record(value, record.payload, None, salt, record_hash=digest)
+        return resolve_cloudtrail_record(
+            value, record.payload, None, salt, record_hash=digest, raw_only=raw_only
+        )
     if source == AUDIT_LOG and isinstance(value, Mapping):
         return resolve_audit_entry(value, record.payload, fallback_id(record.payload), salt)
     return _unreadable(record, default_source)
@@ -262,13 +269,17 @@ def resolve_records(
     salt: bytes,
     default_source: str,
     describer: Describer | None = None,
+    *,
+    raw_only: bool = False,
 ) -> ResolvedBatch:
     """Resolve many records into one batch; with an online ``describer``, AWS state comes from
-    one describe per asset (None or an OfflineDescriber: from the events alone)."""
+    one describe per asset (None or an OfflineDescriber: from the events alone). ``raw_only``:
+    see :func:`resolve_record`."""
     batch = ResolvedBatch()
     for record in records:
-        batch.extend(resolve_record(record, salt, default_source))
-    describe_batch(batch, describer, salt)
+        batch.extend(resolve_record(record, salt, default_source, raw_only=raw_only))
+    if not raw_only:
+        describe_batch(batch, describer, salt)
     return batch
 
 

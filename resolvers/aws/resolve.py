@@ -97,10 +97,13 @@ def resolve_cloudtrail_record(
     salt: bytes = b"",
     catalog: Registry | None = None,
     record_hash: str = "",
+    *,
+    raw_only: bool = False,
 ) -> ResolvedBatch:
     """One CloudTrail record into raw_events, asset_changes, observations and unresolved rows.
 
     ``fallback_id``: the event id of a record without one (None: a hash of ``payload``).
+    ``raw_only``: the raw record alone (classified), as landing needs it.
     """
     catalog = catalog or registry()
     detail = unwrap(record)
@@ -112,6 +115,8 @@ def resolve_cloudtrail_record(
         payload, record_hash,
     )  # fmt: skip
     batch = ResolvedBatch(raw=[raw])
+    if raw_only:
+        return batch
     if classification == "unknown":
         name = f"{env.event_source} {env.event_name}"
         batch.unresolved.append(_unresolved(env, "unknown_event", f"no catalog entry for {name}"))

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from resolvers.canonical import canonical_json
@@ -171,29 +172,65 @@ def _labels(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_feed_record(
-    record: Mapping[str, Any], payload: str, salt: bytes, digest: str | None = None
+    record: Mapping[str, Any],
+    payload: str,
+    salt: bytes,
+    digest: str | None = None,
+    *,
+    raw_only: bool = False,
 ) -> ResolvedBatch:
     """One feed message as a raw record plus its change and observation (or unresolved).
 
     ``digest`` is the hash of the message's canonical JSON when the caller has it already.
+    ``raw_only``: the raw record alone, as landing needs it (the same row, without building
+    the asset's configuration).
     """
     event_id = f"cai-{digest}" if digest else feed_event_id(record)
     try:
-        change, obs, event_time = _resolve(record, event_id, salt)
+        message = _message(record)
     except FeedRecordError as exc:
         raw = RawRecord(event_id, SOURCE, "gcp", None, None, None, "unknown", payload, digest or "")
         bad = Unresolved(event_id, SOURCE, exc.reason, str(exc), EVENT_SOURCE, "TemporalAsset")
         return ResolvedBatch(raw=[raw], unresolved=[bad])
+    described = _described(message.asset, message.prior)
     raw = RawRecord(
-        event_id, SOURCE, "gcp", obs.account_id, obs.region, event_time, "change", payload,
-        digest or "",
+        event_id, SOURCE, "gcp", _account(message.name, described),
+        _region(message.name, described), message.event_time, "change", payload, digest or "",
     )  # fmt: skip
+    if raw_only:
+        return ResolvedBatch(raw=[raw])
+    obs = asset_observation(
+        message.name, message.asset_type, message.asset, message.event_time, [event_id], salt,
+        deleted=message.deleted, prior=message.prior,
+    )  # fmt: skip
+    change = AssetChange(
+        event_id=event_id,
+        asset_key=message.name,
+        cloud="gcp",
+        account_id=obs.account_id,
+        region=obs.region,
+        resource_type=message.asset_type,
+        action=_action(record, message.deleted),
+        event_source=EVENT_SOURCE,
+        event_name="TemporalAsset",
+        event_time=message.event_time,
+    )
     return ResolvedBatch(raw=[raw], changes=[change], observations=[obs])
 
 
-def _resolve(
-    record: Mapping[str, Any], event_id: str, salt: bytes
-) -> tuple[AssetChange, Observation, Any]:
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """What a feed message says, checked: the asset, its name and type, when, and how."""
+
+    asset: Mapping[str, Any]
+    name: str
+    asset_type: str
+    event_time: dt.datetime
+    deleted: bool
+    prior: Mapping[str, Any] | None
+
+
+def _message(record: Mapping[str, Any]) -> _Message:
     asset, start, deleted, prior = _asset_and_time(record)
     if not isinstance(asset, Mapping):
         raise FeedRecordError("malformed", "asset is not an object")
@@ -208,22 +245,14 @@ def _resolve(
         event_time = parse_time(start)
     except ValueError as exc:
         raise FeedRecordError("bad_event_time", f"{name}: {exc}") from exc
-    obs = asset_observation(
-        name, asset_type, asset, event_time, [event_id], salt, deleted=deleted, prior=prior
-    )
-    change = AssetChange(
-        event_id=event_id,
-        asset_key=name,
-        cloud="gcp",
-        account_id=obs.account_id,
-        region=obs.region,
-        resource_type=asset_type,
-        action=_action(record, deleted),
-        event_source=EVENT_SOURCE,
-        event_name="TemporalAsset",
-        event_time=event_time,
-    )
-    return change, obs, event_time
+    return _Message(asset, name, asset_type, event_time, deleted, prior)
+
+
+def _described(asset: Mapping[str, Any], prior: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The asset whose resource describes the state: a deletion without content is described
+    by the asset before it (as asset_observation decides, without building the content)."""
+    has_content = any(_get(asset, c, s) is not None for c, s in CONTENT_KEYS.items())
+    return asset if has_content else (prior or asset)
 
 
 def asset_observation(
@@ -246,7 +275,7 @@ def asset_observation(
     A deletion has an empty config and is described by ``prior`` when the asset has no content.
     """
     content = _content(asset)
-    described = asset if content else (prior or asset)
+    described = asset if content else (prior or asset)  # as _described, content kept
     resource = _get(described, "resource") or {}
     data = resource.get("data") if isinstance(resource, Mapping) else None
     data = data if isinstance(data, Mapping) else {}
