@@ -238,3 +238,30 @@ def test_extend_equals_rebuild_when_everything_is_later() -> None:
     stored = scd2.rebuild_chain(early)
     extended = scd2.extend_chain(stored[-1], late)
     assert [*stored[:-1], *extended] == scd2.rebuild_chain([*early, *late])
+
+
+def test_with_chain_is_replace_of_the_chain_fields() -> None:
+    """_with_chain builds a Version positionally: every field must land where it belongs."""
+    from dataclasses import fields, replace
+
+    from resolvers.lake.scd2 import Version, _with_chain
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    values: dict[str, object] = {}
+    for n, field in enumerate(fields(Version)):  # a distinct value in every field
+        kind = str(field.type)
+        if "datetime" in kind:
+            values[field.name] = start + dt.timedelta(hours=n)
+        elif "bool" in kind:
+            values[field.name] = n % 2 == 0
+        elif "int" in kind:
+            values[field.name] = n
+        elif "tuple" in kind:
+            values[field.name] = (f"e{n}",)
+        else:
+            values[field.name] = f"{field.name}-{n}"
+    version = Version(**values)  # type: ignore[arg-type]
+    later = start + dt.timedelta(days=9)
+    assert _with_chain(
+        version, valid_to=later, is_current=False, last_observed_at=later
+    ) == replace(version, valid_to=later, is_current=False, last_observed_at=later)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import groupby
 
 from resolvers.model import Observation
@@ -126,12 +126,33 @@ def extend_chain(current: Version | None, observations: Iterable[Observation]) -
 
 def _append_instant(chain: list[Version], lead: Observation, event_ids: tuple[str, ...]) -> None:
     if chain and chain[-1].state == lead.state:
-        chain[-1] = replace(chain[-1], last_observed_at=lead.event_time)
+        last = chain[-1]
+        chain[-1] = _with_chain(
+            last,
+            valid_to=last.valid_to,
+            is_current=last.is_current,
+            last_observed_at=lead.event_time,
+        )
         return
     if chain:
-        chain[-1] = replace(chain[-1], valid_to=lead.event_time, is_current=False)
+        last = chain[-1]
+        chain[-1] = _with_chain(
+            last, valid_to=lead.event_time, is_current=False, last_observed_at=last.last_observed_at
+        )
     number = chain[-1].version + 1 if chain else 1
     chain.append(_new_version(lead, event_ids, number))
+
+
+def _with_chain(
+    v: Version, *, valid_to: dt.datetime | None, is_current: bool, last_observed_at: dt.datetime
+) -> Version:
+    """``v`` with new chain fields (what dataclasses.replace does, 3x cheaper: it runs for
+    every asset of every batch)."""
+    return Version(
+        v.asset_key, v.cloud, v.account_id, v.region, v.resource_type, v.name, v.tags, v.config,
+        v.config_hash, v.version, v.valid_from, valid_to, is_current, v.is_deleted, v.changed_by,
+        v.change_event_ids, v.change_source, v.observed_at, last_observed_at,
+    )  # fmt: skip
 
 
 def rebuild_chain(observations: Iterable[Observation]) -> list[Version]:

@@ -328,7 +328,12 @@ TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 DERIVED = ("batch_id", "recorded_at", "event_date", "run_id", *(name for name, _ in LINEAGE))
 
 
-def _table(spec: TableSpec, columns: dict[str, list]) -> pa.Table:
+def _same(value: object, type_: pa.DataType, rows: int) -> pa.Array:
+    """One value in every row (a column built from a Python list of it costs ~100x more)."""
+    return pa.repeat(pa.scalar(value, type_), rows)
+
+
+def _table(spec: TableSpec, columns: dict[str, list | pa.Array]) -> pa.Table:
     if "event_date" in spec.schema.names:  # the day partition of tables keyed by event
         columns["event_date"] = [t.date() if t is not None else None for t in columns["event_time"]]
     return pa.Table.from_pydict(columns, schema=spec.schema)
@@ -353,14 +358,14 @@ def raw_events_table(
             "account_id": [r.account_id for r in rows],
             "region": [r.region for r in rows],
             "event_time": [r.event_time for r in rows],
-            "received_at": [lineage.received_at or now] * len(rows),
+            "received_at": _same(lineage.received_at or now, TS, len(rows)),
             "classification": [r.classification for r in rows],
             "payload": [r.payload for r in rows],
-            "batch_id": [batch_id] * len(rows),
+            "batch_id": _same(batch_id, STR, len(rows)),
             "record_hash": [r.record_hash for r in rows],
-            "run_id": [run_id] * len(rows),
-            "landed_at": [now] * len(rows),
-            "landed_by": [lineage.landed_by] * len(rows),
+            "run_id": _same(run_id, STR, len(rows)),
+            "landed_at": _same(now, TS, len(rows)),
+            "landed_by": _same(lineage.landed_by, STR, len(rows)),
         },
     )
 
@@ -376,14 +381,14 @@ def _derived(
     """Arrow rows of a table derived from records, with their lineage."""
     lineage = lineage or Lineage()
     names = [f for f in spec.schema.names if f not in DERIVED]
-    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     times = [lineage.times(r.event_id, now) for r in rows]
-    columns["batch_id"] = [batch_id] * len(rows)
-    columns["recorded_at"] = [now] * len(rows)
-    columns["run_id"] = [run_id] * len(rows)
+    columns["batch_id"] = _same(batch_id, STR, len(rows))
+    columns["recorded_at"] = _same(now, TS, len(rows))
+    columns["run_id"] = _same(run_id, STR, len(rows))
     columns["received_at"] = [received for received, _ in times]
     columns["landed_at"] = [landed for _, landed in times]
-    columns["resolved_at"] = [lineage.resolved_at or now] * len(rows)
+    columns["resolved_at"] = _same(lineage.resolved_at or now, TS, len(rows))
     return _table(spec, columns)
 
 
@@ -413,9 +418,9 @@ def unresolved_table(
 def versions_table(rows: Sequence[Version], now: dt.datetime) -> pa.Table:
     """Arrow rows of asset_versions."""
     names = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
-    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     columns["change_event_ids"] = [list(ids) for ids in columns["change_event_ids"]]
-    columns["recorded_at"] = [now] * len(rows)
+    columns["recorded_at"] = _same(now, TS, len(rows))
     return _table(ASSET_VERSIONS, columns)
 
 
@@ -434,9 +439,9 @@ def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Tabl
     """Arrow rows of asset_observations."""
     rows = list(rows)
     names = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
-    columns: dict[str, list] = {name: [getattr(r, name) for r in rows] for name in names}
+    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     columns["event_ids"] = [list(ids) for ids in columns["event_ids"]]
-    columns["recorded_at"] = [now] * len(rows)
+    columns["recorded_at"] = _same(now, TS, len(rows))
     return _table(ASSET_OBSERVATIONS, columns)
 
 

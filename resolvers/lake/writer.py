@@ -334,8 +334,8 @@ def _only(table: pa.Table, keep: list[str]) -> pa.Table:
 def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table:
     keys = table.column("asset_key").to_pylist()
     return (
-        table.append_column("_op", pa.array([op] * table.num_rows, pa.string()))
-        .append_column("_seq", pa.array([seq] * table.num_rows, pa.int64()))
+        table.append_column("_op", pa.repeat(pa.scalar(op, pa.string()), table.num_rows))
+        .append_column("_seq", pa.repeat(pa.scalar(seq, pa.int64()), table.num_rows))
         .append_column("_rebuild", pa.array([k in rebuilt for k in keys], pa.bool_()))
     )
 
