@@ -124,21 +124,26 @@ class KeyIndex:
         scan = self.lake.scan(self.spec.name, fresh=False).filter(wanted)
         return scan.select(list(self.spec.key)).collect()
 
-    def committed(self, rows: pl.DataFrame, version_before: int | None) -> None:
-        """Record rows this process just appended (one commit after ``version_before``)."""
+    def committed(self, rows: pl.DataFrame, version_before: int | None) -> bool:
+        """Record rows this process just appended (one commit after ``version_before``).
+
+        False when another writer committed between this index's view and the append (the
+        index is then reloaded on next use, and the caller checks for rows both appended).
+        """
         version = self.lake.table(self.spec.name, fresh=False).version()
         if version_before != self._version:
             self._version = None
-            return
+            return False
         if self._version is None or version_before is None or version != version_before + 1:
             self._version = None  # someone else committed meanwhile: reload on next use
-            return
+            return False
         self._version = version
         hashes = key_hashes(rows, self.spec.key)
         for value, mask in self._groups(rows):
             part = self._parts.get(value)
             if part is not None:  # a partition not loaded yet will read these rows from the table
                 part.add(hashes[mask.to_numpy()])
+        return True
 
 
 @dataclass(frozen=True, slots=True)
