@@ -293,7 +293,7 @@ class LakeWriter:
 
 def deduplicate(lake: Lake, spec: TableSpec, rows: pl.DataFrame) -> int:
     """Keep one row of each key of ``rows`` that the table holds more than once; returns how
-    many keys were doubled.
+    many rows were extra copies.
 
     The rows under those keys' values (and day partitions) are replaced by one copy of each key
     in a single commit (an overwrite with a predicate), so a concurrent writer doing the same
@@ -303,15 +303,16 @@ def deduplicate(lake: Lake, spec: TableSpec, rows: pl.DataFrame) -> int:
     where, predicate = _key_filter(spec, rows)
     stamp = "landed_at" if "landed_at" in spec.schema.names else "recorded_at"
     for attempt in range(MAX_COMMIT_RETRIES):
-        present = lake.scan(spec.name).filter(where).collect()
-        doubled = present.filter(pl.len().over(list(spec.key)) > 1)
-        if doubled.is_empty():
+        scan = lake.scan(spec.name).filter(where)
+        keys = scan.select(spec.key).collect()  # the key columns first: nearly always unique
+        extra = keys.height - keys.unique().height
+        if not extra:
             return 0
-        keys = doubled.select(spec.key).unique().height
+        present = scan.collect()
         kept = present.sort(stamp, maintain_order=True).unique(
             subset=list(spec.key), keep="first", maintain_order=True
         )
-        log.warning("%s: %d keys appended by two writers at once; keeping one", spec.name, keys)
+        log.warning("%s: %d rows appended by two writers at once; keeping one", spec.name, extra)
         try:
             write_deltalake(
                 lake.table(spec.name, fresh=False),
@@ -321,7 +322,7 @@ def deduplicate(lake: Lake, spec: TableSpec, rows: pl.DataFrame) -> int:
                 commit_properties=CommitProperties(max_commit_retries=0),
                 storage_options=lake.storage_options,
             )
-            return keys
+            return extra
         except CommitFailedError:  # the other writer removed them first: look again
             log.info("%s: deduplication raced (attempt %d)", spec.name, attempt + 1)
     raise CommitFailedError(f"{spec.name}: could not deduplicate concurrent appends")
