@@ -33,6 +33,8 @@ TICK_BUDGET_S = 8.0
 FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
 DEFAULT_FOLLOW_S = 0.0  # drain once; deployments set a window (make dev: 120 s)
 MIN_INTERVAL_S = 5  # the sensor daemon evaluates at most every 5 s whatever is asked
+DRAIN_GRACE_S = 900  # a drain run's time beyond its follow window before it counts as dead
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 LIMITS = PullLimits(max_records=5000, max_bytes=32 * 1024 * 1024, max_seconds=3.0)
 CONSUMERS = {  # consumer -> (default source, sources it resolves)
     "aws_cloudtrail": ("aws_cloudtrail", ["aws_cloudtrail"]),
@@ -132,7 +134,9 @@ def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> 
                         }
                     }
                 },
-                tags={STREAM_TAG: consumer},
+                # a run whose process died stays STARTED and would hold its consumer's queue
+                # slot for ever: run monitoring (deploy/dagster.yaml) fails it after this
+                tags={STREAM_TAG: consumer, MAX_RUNTIME_TAG: str(int(follow + DRAIN_GRACE_S))},
             )
         )
     return requests

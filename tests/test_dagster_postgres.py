@@ -65,6 +65,7 @@ def test_runs_are_stored_in_postgres(
     lake = str(tmp_path / "lake")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.run_monitoring_enabled  # drain runs that died are failed, not stuck
         job = defs.resolve_job_def("lake_maintenance_job")
         from resolvers.lake.storage import Lake
 
