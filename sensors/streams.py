@@ -33,7 +33,7 @@ TICK_BUDGET_S = 8.0
 FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
 DEFAULT_FOLLOW_S = 0.0  # drain once; deployments set a window (make dev: 120 s)
 MIN_INTERVAL_S = 5  # the sensor daemon evaluates at most every 5 s whatever is asked
-DRAIN_GRACE_S = 900  # a drain run's time beyond its follow window before it counts as dead
+DRAIN_GRACE_S = 3600  # a drain run's time beyond its follow window before it counts as dead
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 LIMITS = PullLimits(max_records=5000, max_bytes=32 * 1024 * 1024, max_seconds=3.0)
 CONSUMERS = {  # consumer -> (default source, sources it resolves)

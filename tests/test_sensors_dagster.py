@@ -62,7 +62,7 @@ def test_publish_tick_run_read(pubsub_host: str, tmp_path: Path) -> None:
     assert result.asset_events and result.asset_events[0].metadata["landed"].value == 40
     (request,) = result.run_requests or []
     assert request.tags["assetlake/stream"] == "gcp_asset_feed"
-    assert request.tags["dagster/max_runtime"] == "900"  # a run that died frees its slot
+    assert request.tags["dagster/max_runtime"] == "3600"  # a run that died frees its slot
     assert _run(request, lake_uri).success
 
     versions = read_table(Lake(lake_uri), "asset_versions").collect()
@@ -126,7 +126,7 @@ def test_a_following_drain_run_resolves_what_lands_while_it_runs(
     assert isinstance(first, dg.SensorResult)
     (request,) = first.run_requests or []
     assert request.run_key and "window" in request.run_key
-    assert request.tags["dagster/max_runtime"] == "906"  # its window, then the grace
+    assert request.tags["dagster/max_runtime"] == "3606"  # its window, then the grace
     runs: list[dg.ExecuteInProcessResult] = []
     follower = threading.Thread(target=lambda: runs.append(_run(request, lake_uri)))
     follower.start()
