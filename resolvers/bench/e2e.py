@@ -116,11 +116,11 @@ def _daemon(
         "ASSETLAKE_DRAIN_FOLLOW_SECONDS": str(follow),
     }
     daemon = Path(sys.executable).with_name("dagster-daemon")
-    log = (folder / "dagster-daemon.log").open("wb")
-    return subprocess.Popen(
-        [str(daemon), "run", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    with (folder / "dagster-daemon.log").open("ab") as log:  # the daemon keeps its own copy
+        return subprocess.Popen(
+            [str(daemon), "run", "-w", str(ROOT / "workspace.yaml")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
