@@ -76,6 +76,9 @@ def land(
     return LandResult(batch_id, len(records), result.raw_events, version)
 
 
+# raw_events versions a drain resolves at a time: a landing commit holds at most a few
+# thousand records (a sensor's micro-batch), so a slice holds at most a few hundred thousand
+SLICE_VERSIONS = 50
 LANDED_COLUMNS = ["event_id", "source", "payload", "event_time", "received_at", "landed_at"]
 
 
@@ -150,26 +153,33 @@ def drain(
     describer: Describer | None = None,
 ) -> DrainResult:
     """Resolve and commit everything landed since ``consumer``'s watermark (``describer``:
-    where an event does not carry the asset's state; default offline)."""
+    where an event does not carry the asset's state; default offline).
+
+    A backlog is drained in slices of at most ``SLICE_VERSIONS`` raw_events versions, each
+    read, resolved, committed and then marked done on its own, so memory follows the slice and
+    a drain that dies keeps the slices it finished. (A consumer's first drain reads the table
+    whole: the files of early versions may have been vacuumed.) The lags are the last slice's.
+    """
     start = watermark(writer, consumer) + 1
     end = writer.lake.table(RAW_EVENTS.name).version()
     result = DrainResult(consumer, start, end)
-    if start > end:
-        return result
-    landed = landed_since(writer, start, end, sources)
-    records = [_record(p, e) for e, p in landed.select("event_id", "payload").iter_rows()]
-    result.records = len(records)
-    result.batches = ingest_records(
-        writer,
-        records,
-        default_source,
-        batch_size,
-        landed=True,
-        describer=describer,
-        lineage=Lineage(landed=_landed_times(landed)),
-    )
-    _advance(writer, consumer, start, end, len(records))
-    result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
+    while start <= end:
+        stop = end if start == 0 else min(end, start + SLICE_VERSIONS - 1)
+        landed = landed_since(writer, start, stop, sources)
+        records = [_record(p, e) for e, p in landed.select("event_id", "payload").iter_rows()]
+        result.records += len(records)
+        result.batches += ingest_records(
+            writer,
+            records,
+            default_source,
+            batch_size,
+            landed=True,
+            describer=describer,
+            lineage=Lineage(landed=_landed_times(landed)),
+        )
+        _advance(writer, consumer, start, stop, len(records))
+        result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
+        start = stop + 1
     return result
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
+from resolvers import drain as drain_module
 from resolvers.drain import drain, land, watermark
 from resolvers.ingest import Record, read_file
 from resolvers.lake.storage import Lake
@@ -105,3 +107,24 @@ def test_each_consumer_reads_only_its_sources_from_the_change_feed(
                drain(writer, "trail", "aws_cloudtrail", ["aws_cloudtrail"]).records]  # fmt: skip
     assert (firsts, seconds) == ([3, 2], [3, 3])
     assert drain(writer, "nothing", "aws_cloudtrail", []).records == 0
+
+
+def test_a_backlog_is_drained_in_slices_each_marked_done(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drain_module, "SLICE_VERSIONS", 2)
+    writer = LakeWriter(lake)
+    records = read_file(_feed(tmp_path, 12))[:12]
+    land(writer, records[:2], "gcp_asset_feed")
+    first = drain(writer, "feed", "gcp_asset_feed")  # the first drain reads the table whole
+    for start in range(2, 12, 2):  # five landings: three slices of at most two versions
+        land(writer, records[start : start + 2], "gcp_asset_feed")
+    backlog = drain(writer, "feed", "gcp_asset_feed")
+    assert (first.records, backlog.records, backlog.total("asset_changes")) == (2, 10, 10)
+    progress = pl.read_delta(lake.table_uri("drain_progress")).sort("to_version")
+    spans = progress.select("from_version", "to_version").rows()
+    assert [b - a for a, b in spans[1:]] == [1, 1, 0]  # slices of two, two and one versions
+    assert spans[-1][1] == watermark(writer, "feed") == backlog.to_version
+    assert drain(writer, "feed", "gcp_asset_feed").records == 0
+    changes = pl.read_delta(lake.table_uri("asset_changes"))
+    assert changes.height == changes.select("event_id", "asset_key").unique().height == 12
