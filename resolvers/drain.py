@@ -158,7 +158,8 @@ def drain(
     A backlog is drained in slices of at most ``SLICE_VERSIONS`` raw_events versions, each
     read, resolved, committed and then marked done on its own, so memory follows the slice and
     a drain that dies keeps the slices it finished. (A consumer's first drain reads the table
-    whole: the files of early versions may have been vacuumed.) The lags are the last slice's.
+    whole: the files of early versions may have been vacuumed.) The lags are those of the last
+    slice that held records.
     """
     start = watermark(writer, consumer) + 1
     end = writer.lake.table(RAW_EVENTS.name).version()
@@ -178,7 +179,8 @@ def drain(
             lineage=Lineage(landed=_landed_times(landed)),
         )
         _advance(writer, consumer, start, stop, len(records))
-        result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
+        if records:  # a slice of other consumers' versions has no lag to tell
+            result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
         start = stop + 1
     return result
 
