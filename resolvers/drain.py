@@ -21,6 +21,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from resolvers.aws.describe import Describer
 from resolvers.ingest import Record, batch_id_of, fallback_id, ingest_records, resolve_records
+from resolvers.lake.layout import sql_text
 from resolvers.lake.tables import DRAIN_PROGRESS, RAW_EVENTS
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
 from resolvers.model import Lineage, ResolvedBatch, Times
@@ -119,7 +120,7 @@ def _source_predicate(sources: Collection[str] | None) -> str | None:
     """A SQL predicate on raw_events.source (None: every source)."""
     if sources is None:
         return None
-    quoted = ", ".join("'" + source.replace("'", "''") + "'" for source in sorted(sources))
+    quoted = ", ".join(sql_text(source) for source in sorted(sources))
     return f"source IN ({quoted})" if quoted else "FALSE"
 
 

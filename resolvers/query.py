@@ -30,7 +30,7 @@ from resolvers.diff import VersionState, version_changes
 from resolvers.errors import AssetlakeError, InputError, LakeError
 from resolvers.gcp import attribution
 from resolvers.lake.ddl import COMPACTED
-from resolvers.lake.layout import asset_versions_view_sql
+from resolvers.lake.layout import asset_versions_view_sql, sql_text
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL, TABLES, TableSpec
 from resolvers.timeutil import parse_time
@@ -156,10 +156,6 @@ def _duckdb(lake: Lake, engine: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _delta_scan_view(
     con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, name: str
 ) -> bool:
@@ -169,7 +165,7 @@ def _delta_scan_view(
     """
     uri = lake.table_uri(spec.name)
     try:
-        con.execute(f"CREATE VIEW {name} AS {_conformed(spec, f'delta_scan({_sql_text(uri)})')}")
+        con.execute(f"CREATE VIEW {name} AS {_conformed(spec, f'delta_scan({sql_text(uri)})')}")
     except duckdb.Error as exc:
         if _table_exists(lake, spec):
             raise LakeError(f"{uri}: cannot read the table ({_first_line(exc)})") from exc
@@ -190,10 +186,10 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, lake: Lake, spec: TableSpec, n
     partitioned = set(table.metadata().partition_columns)  # as written (older lakes: fewer)
     types = {c: spec.schema.field(c).type for c in spec.partition_by if c in partitioned}
     hive_types = ", ".join(
-        f"{_sql_text(column)}: {_sql_text(duckdb_type(kind))}" for column, kind in types.items()
+        f"{sql_text(column)}: {sql_text(duckdb_type(kind))}" for column, kind in types.items()
     )
     options = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else ""
-    file_list = "[" + ", ".join(_sql_text(uri) for uri in files) + "]"
+    file_list = "[" + ", ".join(sql_text(uri) for uri in files) + "]"
     source = f"read_parquet({file_list}, union_by_name = true{options})"
     con.execute(f"CREATE VIEW {name} AS {_conformed(spec, source)}")
     return True

@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
+from resolvers.lake.layout import sql_text
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import RAW_EVENTS
 from resolvers.query import QueryError, connect
@@ -143,7 +144,7 @@ def _landed_versions(lake: Lake, event_id: str) -> dict[str, int]:
 
     Empty where the feed cannot tell (files of early versions vacuumed, an older table).
     """
-    literal = "'" + event_id.replace("'", "''") + "'"
+    literal = sql_text(event_id)
     try:
         reader = lake.table(RAW_EVENTS.name).load_cdf(
             starting_version=0,

@@ -275,7 +275,7 @@ def asset_observation(
     A deletion has an empty config and is described by ``prior`` when the asset has no content.
     """
     content = _content(asset)
-    described = asset if content else (prior or asset)  # as _described, content kept
+    described = _described(asset, prior)
     resource = _get(described, "resource") or {}
     data = resource.get("data") if isinstance(resource, Mapping) else None
     data = data if isinstance(data, Mapping) else {}

@@ -146,3 +146,8 @@ def read_table(lake: Lake, name: str) -> pl.LazyFrame:
         return lake.scan(name)
     tail = lake.scan(ASSET_VERSIONS_TAIL.name)  # the tail first (see writer._refresh)
     return resolve(lake.scan(ASSET_VERSIONS.name), tail)
+
+
+def sql_text(text: str) -> str:
+    """``text`` as an SQL string literal (DuckDB, Trino, Spark, delta-rs predicates)."""
+    return "'" + text.replace("'", "''") + "'"

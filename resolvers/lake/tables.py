@@ -328,7 +328,7 @@ TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
 DERIVED = ("batch_id", "recorded_at", "event_date", "run_id", *(name for name, _ in LINEAGE))
 
 
-def _same(value: object, type_: pa.DataType, rows: int) -> pa.Array:
+def same_value(value: object, type_: pa.DataType, rows: int) -> pa.Array:
     """One value in every row (a column built from a Python list of it costs ~100x more)."""
     return pa.repeat(pa.scalar(value, type_), rows)
 
@@ -358,14 +358,14 @@ def raw_events_table(
             "account_id": [r.account_id for r in rows],
             "region": [r.region for r in rows],
             "event_time": [r.event_time for r in rows],
-            "received_at": _same(lineage.received_at or now, TS, len(rows)),
+            "received_at": same_value(lineage.received_at or now, TS, len(rows)),
             "classification": [r.classification for r in rows],
             "payload": [r.payload for r in rows],
-            "batch_id": _same(batch_id, STR, len(rows)),
+            "batch_id": same_value(batch_id, STR, len(rows)),
             "record_hash": [r.record_hash for r in rows],
-            "run_id": _same(run_id, STR, len(rows)),
-            "landed_at": _same(now, TS, len(rows)),
-            "landed_by": _same(lineage.landed_by, STR, len(rows)),
+            "run_id": same_value(run_id, STR, len(rows)),
+            "landed_at": same_value(now, TS, len(rows)),
+            "landed_by": same_value(lineage.landed_by, STR, len(rows)),
         },
     )
 
@@ -383,12 +383,12 @@ def _derived(
     names = [f for f in spec.schema.names if f not in DERIVED]
     columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     times = [lineage.times(r.event_id, now) for r in rows]
-    columns["batch_id"] = _same(batch_id, STR, len(rows))
-    columns["recorded_at"] = _same(now, TS, len(rows))
-    columns["run_id"] = _same(run_id, STR, len(rows))
+    columns["batch_id"] = same_value(batch_id, STR, len(rows))
+    columns["recorded_at"] = same_value(now, TS, len(rows))
+    columns["run_id"] = same_value(run_id, STR, len(rows))
     columns["received_at"] = [received for received, _ in times]
     columns["landed_at"] = [landed for _, landed in times]
-    columns["resolved_at"] = _same(lineage.resolved_at or now, TS, len(rows))
+    columns["resolved_at"] = same_value(lineage.resolved_at or now, TS, len(rows))
     return _table(spec, columns)
 
 
@@ -420,7 +420,7 @@ def versions_table(rows: Sequence[Version], now: dt.datetime) -> pa.Table:
     names = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
     columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     columns["change_event_ids"] = [list(ids) for ids in columns["change_event_ids"]]
-    columns["recorded_at"] = _same(now, TS, len(rows))
+    columns["recorded_at"] = same_value(now, TS, len(rows))
     return _table(ASSET_VERSIONS, columns)
 
 
@@ -441,7 +441,7 @@ def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Tabl
     names = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
     columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
     columns["event_ids"] = [list(ids) for ids in columns["event_ids"]]
-    columns["recorded_at"] = _same(now, TS, len(rows))
+    columns["recorded_at"] = same_value(now, TS, len(rows))
     return _table(ASSET_OBSERVATIONS, columns)
 
 

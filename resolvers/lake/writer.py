@@ -39,6 +39,7 @@ from resolvers.lake.tables import (
     observations_from_table,
     observations_table,
     raw_events_table,
+    same_value,
     unresolved_table,
     versions_from_table,
     versions_table,
@@ -334,7 +335,7 @@ def _key_filter(spec: TableSpec, rows: pl.DataFrame) -> tuple[pl.Expr, str]:
     first = spec.key[0]
     values = rows.get_column(first).unique().drop_nulls().sort().to_list()
     where = pl.col(first).is_in(pl.Series(values, dtype=pl.String).implode())
-    predicate = f"{first} IN ({', '.join(_sql_text(v) for v in values) or 'NULL'})"
+    predicate = f"{first} IN ({', '.join(layout.sql_text(v) for v in values) or 'NULL'})"
     if rows.get_column(first).null_count():
         where, predicate = where | pl.col(first).is_null(), f"({predicate} OR {first} IS NULL)"
     if spec.partition_by:
@@ -342,7 +343,9 @@ def _key_filter(spec: TableSpec, rows: pl.DataFrame) -> tuple[pl.Expr, str]:
         days = rows.get_column(part).unique().to_list()
         known = sorted(day for day in days if day is not None)
         day_where = pl.col(part).is_in(pl.Series(known, dtype=pl.Date).implode())
-        day_sql = f"{part} IN ({', '.join(_sql_text(d.isoformat()) for d in known) or 'NULL'})"
+        day_sql = (
+            f"{part} IN ({', '.join(layout.sql_text(d.isoformat()) for d in known) or 'NULL'})"
+        )
         if None in days:
             day_where, day_sql = (
                 day_where | pl.col(part).is_null(),
@@ -350,10 +353,6 @@ def _key_filter(spec: TableSpec, rows: pl.DataFrame) -> tuple[pl.Expr, str]:
             )
         where, predicate = where & day_where, f"{predicate} AND {day_sql}"
     return where, predicate
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _plan_extension(
@@ -404,8 +403,8 @@ def _only(table: pa.Table, keep: list[str]) -> pa.Table:
 def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table:
     keys = table.column("asset_key").to_pylist()
     return (
-        table.append_column("_op", pa.repeat(pa.scalar(op, pa.string()), table.num_rows))
-        .append_column("_seq", pa.repeat(pa.scalar(seq, pa.int64()), table.num_rows))
+        table.append_column("_op", same_value(op, pa.string(), table.num_rows))
+        .append_column("_seq", same_value(seq, pa.int64(), table.num_rows))
         .append_column("_rebuild", pa.array([k in rebuilt for k in keys], pa.bool_()))
     )
 
