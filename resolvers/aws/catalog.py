@@ -132,6 +132,16 @@ class CatalogEntry:
     api_version: str | None = None
     samples: tuple[str, ...] = ()
     resource: ResourceSpec | None = None
+    # the extractors of whole ARNs in the request, and in the response (set from extractors)
+    _request_arns: tuple[Extractor, ...] = field(init=False, repr=False, compare=False)
+    _response_arns: tuple[Extractor, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        whole = [(e, e.path.startswith("responseElements")) for e in self.extractors]
+        request = tuple(e for e, response in whole if e.var == ARN_VAR and not response)
+        response = tuple(e for e, response in whole if e.var == ARN_VAR and response)
+        object.__setattr__(self, "_request_arns", request)
+        object.__setattr__(self, "_response_arns", response)
 
     @property
     def arn_template(self) -> str | None:
@@ -162,32 +172,33 @@ class CatalogEntry:
         the same key.
         """
         detail = unwrap(record)
-        request = self._whole_arns(detail, response=False)
+        return self.arns_in(detail, account_of(detail))
+
+    def arns_in(self, detail: Mapping[str, Any], account: str | None) -> list[str]:
+        """:meth:`arns` of an unwrapped record whose :func:`account_of` is ``account``."""
+        request = _whole_arns(self._request_arns, detail)
         if request:
             return request
-        response = self._whole_arns(detail, response=True)
+        response = _whole_arns(self._response_arns, detail)
         if response and self.action == "create":
             return response
-        if self.arn_template:
-            region = _str(detail, "awsRegion")
+        template = self.arn_template
+        if template:
             filled = catalog_arn.fill(
-                self.arn_template, self.identifiers(detail), account_of(detail), region
+                template, self.identifiers(detail), account, _str(detail, "awsRegion")
             )
             if filled:
                 return filled
         return response
 
-    def _whole_arns(self, detail: Mapping[str, Any], response: bool) -> list[str]:
-        for extractor in self.extractors:
-            if (
-                extractor.var != ARN_VAR
-                or extractor.path.startswith("responseElements") != response
-            ):
-                continue
-            found = [v for v in extractor.values(detail) if v.startswith("arn:")]
-            if found:
-                return list(dict.fromkeys(found))
-        return []
+
+def _whole_arns(extractors: tuple[Extractor, ...], detail: Mapping[str, Any]) -> list[str]:
+    """The whole ARNs the first of ``extractors`` that finds any finds."""
+    for extractor in extractors:
+        found = [v for v in extractor.values(detail) if v.startswith("arn:")]
+        if found:
+            return list(dict.fromkeys(found))
+    return []
 
 
 class Registry:

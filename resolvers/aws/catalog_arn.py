@@ -48,12 +48,26 @@ def id_value(value: str) -> str:
 
 def template_vars(template: str) -> list[str]:
     """The variables of an ARN template an event must supply."""
-    return [v for v in dict.fromkeys(_VAR.findall(template)) if v not in FIXED]
+    return list(_compiled(template)[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the variables an event must supply, the template split at its variables): literal
+    text at even indexes, variable names at odd ones. Templates are few: cached."""
+    needed = tuple(v for v in dict.fromkeys(_VAR.findall(template)) if v not in FIXED)
+    return needed, tuple(_VAR.split(template))
 
 
 def alternatives(template: str) -> list[str]:
     """The templates of a SAR ``arn`` field (some list two, comma-separated)."""
-    return [part.strip() for part in template.split(",") if part.strip()]
+    return list(_alternatives(template))
+
+
+@functools.lru_cache(maxsize=4096)
+def _alternatives(template: str) -> tuple[str, ...]:
+    """:func:`alternatives`, cached (templates are few)."""
+    return tuple(part.strip() for part in template.split(",") if part.strip())
 
 
 def fillable(template: str, variables: set[str] | frozenset[str]) -> bool:
@@ -65,7 +79,7 @@ def fill(
     template: str, values: Mapping[str, Sequence[str]], account: str | None, region: str | None
 ) -> list[str]:
     """The ARNs of the first alternative template whose variables all have values."""
-    for alternative in alternatives(template):
+    for alternative in _alternatives(template):
         arns = _fill_one(alternative, values, account, region)
         if arns:
             return arns
@@ -76,7 +90,7 @@ def _fill_one(
     template: str, values: Mapping[str, Sequence[str]], account: str | None, region: str | None
 ) -> list[str]:
     """Every ARN one template yields: one per value of the (single) multi-valued variable."""
-    needed = template_vars(template)
+    needed, pieces = _compiled(template)
     if not template or any(not values.get(var) for var in needed):
         return []
     width = max((len(values[var]) for var in needed), default=1)
@@ -91,12 +105,8 @@ def _fill_one(
         if needed and row[needed[-1]].startswith("arn:"):
             arns.append(row[needed[-1]])
             continue
-        arns.append(_VAR.sub(functools.partial(_value, row), template))
+        arns.append("".join([row[p] if i % 2 else p for i, p in enumerate(pieces)]))
     return list(dict.fromkeys(arns))
-
-
-def _value(row: Mapping[str, str], match: re.Match[str]) -> str:
-    return row.get(match.group(1), match.group(0))
 
 
 _PLAUSIBLE = re.compile(r"^arn:aws(-[a-z-]+)?:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:[^\s$]+$")

@@ -86,7 +86,7 @@ def targets(detail: Mapping[str, Any], entry: CatalogEntry, catalog: Registry) -
 def primary(ctx: Context) -> list[Target]:
     """The catalog's own assets, canonical; account-level settings for type-less events."""
     entry = ctx.entry
-    arns = [canonical_arn(a) for a in entry.arns(ctx.detail) if _usable(a)]
+    arns = [canonical_arn(a) for a in entry.arns_in(ctx.detail, ctx.account) if _usable(a)]
     if not arns:
         arns = _listed_resources(ctx)
     if arns:
