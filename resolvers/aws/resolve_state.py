@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from resolvers.aws.resolve_subdocs import SUBDOCS, Parts, request_of, response_of, without
+from resolvers.aws.resolve_subdocs import (
+    SUBDOCS,
+    Parts,
+    is_mapping,
+    request_of,
+    response_of,
+    without,
+)
 from resolvers.aws.resolve_targets import Target
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
@@ -49,8 +56,8 @@ def creation_document(detail: Mapping[str, Any], target: Target) -> dict[str, An
     item = _item_with(response, asset_id, depth=3)
     if item is not None:
         return dict(item)
-    documents = [v for v in response.values() if isinstance(v, Mapping)]
-    scalars = [k for k, v in response.items() if not isinstance(v, Mapping | list)]
+    documents = [v for v in response.values() if is_mapping(v)]
+    scalars = [k for k, v in response.items() if not (isinstance(v, list) or is_mapping(v))]
     if len(documents) == 1 and len(scalars) <= 1 and len(documents[0]) > 1:
         return dict(documents[0])
     return {**without(request_of(detail)), **response}
@@ -62,13 +69,17 @@ def _item_with(value: Any, asset_id: str, depth: int) -> Mapping[str, Any] | Non
         return None
     if isinstance(value, list):
         for item in value:
-            if isinstance(item, Mapping) and asset_id in item.values():
+            if is_mapping(item) and asset_id in item.values():
                 return item
-    children = (
-        value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else ()
-    )
+        children = value
+    elif is_mapping(value):
+        children = value.values()
+    else:
+        return None
+    if depth == 0:  # the children's own search would stop at once
+        return None
     for child in children:
-        if isinstance(child, Mapping | list):
+        if isinstance(child, list) or is_mapping(child):
             found = _item_with(child, asset_id, depth - 1)
             if found is not None:
                 return found

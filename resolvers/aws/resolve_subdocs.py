@@ -12,7 +12,7 @@ side. Each extractor returns ``(suffix, value)`` pairs, ``value`` being the whol
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -24,16 +24,25 @@ Parts = list[tuple[str, Any]]  # (key suffix, value or DELETED)
 Extractor = Callable[[Mapping[str, Any]], Parts]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[Any, Any]]:
+    """``isinstance(value, Mapping)``, fast for what JSON gives (dicts and scalars)."""
+    kind = type(value)
+    return kind is dict or (kind not in _SCALARS and isinstance(value, Mapping))
+
+
 def request_of(detail: Mapping[str, Any]) -> Mapping[str, Any]:
     """``requestParameters`` ({} when absent or not an object)."""
     value = detail.get("requestParameters")
-    return value if isinstance(value, Mapping) else {}
+    return value if is_mapping(value) else {}
 
 
 def response_of(detail: Mapping[str, Any]) -> Mapping[str, Any]:
     """``responseElements`` ({} when absent or not an object)."""
     value = detail.get("responseElements")
-    return value if isinstance(value, Mapping) else {}
+    return value if is_mapping(value) else {}
 
 
 def _parsed(value: Any) -> Any:
@@ -44,14 +53,14 @@ def _parsed(value: Any) -> Any:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
             return value
-    if isinstance(value, Mapping) and "xmlns" in value:
+    if is_mapping(value) and "xmlns" in value:
         return {k: v for k, v in value.items() if k != "xmlns"}
     return value
 
 
 def without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     """A mapping minus bookkeeping keys and ``keys``, JSON strings parsed."""
-    drop = BOOKKEEPING.union(keys)
+    drop = BOOKKEEPING.union(keys) if keys else BOOKKEEPING
     return {k: _parsed(v) for k, v in mapping.items() if k not in drop}
 
 
