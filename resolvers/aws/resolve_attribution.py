@@ -11,12 +11,10 @@ columns so that "who really did it" survives role chaining.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Attribution:
+class Attribution(NamedTuple):
     """The principal of one CloudTrail record (the asset_changes attribution columns)."""
 
     principal: str | None = None

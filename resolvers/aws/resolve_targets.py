@@ -10,8 +10,7 @@ and account-level settings that have no resource of their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jmespath
 
@@ -22,8 +21,7 @@ from resolvers.aws.catalog_arn import partition, scalar_values
 from resolvers.aws.ids import ec2_arn, ec2_type
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     """One asset a change touched."""
 
     asset_key: str
@@ -32,8 +30,7 @@ class Target:
     relation: str = "target"  # target | related | account | part
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     """What the rules need to know about one record."""
 
     detail: Mapping[str, Any]
