@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from resolvers.guard import (
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
 from resolvers.model import Lineage, RawRecord, ResolvedBatch, Unresolved
+from resolvers.resolve_pool import ordered_map
 from resolvers.timeutil import utcnow
 
 DEFAULT_BATCH_SIZE = 1000
@@ -316,22 +316,51 @@ def ingest_records(
     batch adds the instant it was resolved.
     """
     results: list[CommitResult] = []
-    # A pipeline of two: batch n+1 is resolved (Python) while batch n commits (mostly Parquet
-    # and Delta work in Rust, outside the GIL). Commits stay in order, one at a time, in one
-    # thread; resolution does not read the lake, so it cannot see a half-committed batch.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assetlake-ingest") as committer:
-        pending: Future[CommitResult] | None = None
-        for chunk in chunks(records, batch_size):
-            batch = resolve_records(chunk, writer.lake.salt, default_source, describer)
-            batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
-            if landed:
-                batch.raw = []
-            if pending is not None:
-                results.append(pending.result())  # a failed commit stops the ingest here
-            pending = committer.submit(writer.commit, batch, batch_id_of(chunk), txn)
-        if pending is not None:
-            results.append(pending.result())
+    salt = writer.lake.salt
+    jobs = [_Chunk(chunk, salt, default_source) for chunk in chunks(records, batch_size)]
+    # Batches after the first are resolved in worker processes while this thread commits the
+    # one before (resolvers/resolve_pool.py); commits stay in order, in this thread.
+    for job, batch in zip(jobs, ordered_map(_resolve_chunk, jobs), strict=True):
+        describe_batch(batch, describer, salt)  # the describer's clients live here
+        batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
+        if landed:
+            batch.raw = []
+        results.append(writer.commit(batch, batch_id_of(job.records), txn))
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Records to resolve together. Sent to a resolver process as texts (each record's text,
+    origin and whether it was JSON) and parsed again there: cheaper than pickling the parsed
+    values, and the same records (a text that was not JSON stays not JSON)."""
+
+    records: Sequence[Record]
+    salt: bytes
+    source: str
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        texts = [(r.payload, r.origin, r.value is not None) for r in self.records]
+        return _chunk_of_texts, (texts, self.salt, self.source)
+
+
+def _chunk_of_texts(texts: list[tuple[str, str, bool]], salt: bytes, source: str) -> _Chunk:
+    records = [
+        Record(text, _loads(text) if parsed else None, origin) for text, origin, parsed in texts
+    ]
+    return _Chunk(records, salt, source)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _resolve_chunk(chunk: _Chunk) -> ResolvedBatch:
+    """One chunk resolved from its events alone (describing is done by the caller)."""
+    return resolve_records(chunk.records, chunk.salt, chunk.source)
 
 
 def ingest_files(

@@ -1,0 +1,101 @@
+"""Resolving in worker processes (resolvers/resolve_pool.py): the same lake as resolving inline,
+results in order, a worker's error where it happened, and nothing lost when a worker dies."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from resolvers import resolve_pool
+from resolvers.ingest import ingest_files
+from resolvers.lake.layout import read_table
+from resolvers.lake.storage import SALT_ENV, Lake
+from resolvers.resolve_pool import ordered_map
+
+# when and by what a row was loaded (and so which batch and commit): not what it says
+LOAD_COLUMNS = ("batch_id", "recorded_at", "received_at", "landed_at", "resolved_at", "observed_at")
+TABLES = ("raw_events", "asset_changes", "unresolved_events", "asset_versions")
+
+
+def _double_or_die(item: int) -> int:
+    """Twice ``item``; in a worker process, item 3 kills the worker instead."""
+    if item == 3 and multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return item * 2
+
+
+def test_results_come_back_in_order_from_workers() -> None:
+    assert list(ordered_map(abs, range(0, -40, -1), workers=1)) == list(range(40))
+    assert list(ordered_map(abs, [-5], workers=1)) == [5]  # one item: inline
+    assert list(ordered_map(abs, [], workers=1)) == []
+
+
+def test_an_error_in_a_worker_reaches_the_caller_at_its_item() -> None:
+    results = ordered_map(int, ["1", "2", "not a number", "4"], workers=1)
+    assert next(results) == 1
+    assert next(results) == 2
+    with pytest.raises(ValueError, match="not a number"):
+        next(results)
+
+
+def test_a_worker_that_dies_loses_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    assert list(ordered_map(_double_or_die, range(10), workers=1)) == [n * 2 for n in range(10)]
+    assert "worker process died" in caplog.text
+    assert list(ordered_map(abs, [-1, -2, -3], workers=1)) == [1, 2, 3]  # a new pool after
+
+
+def test_worker_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(resolve_pool.WORKERS_ENV, "3")
+    assert resolve_pool.worker_count() == 3
+    monkeypatch.setenv(resolve_pool.WORKERS_ENV, "0")
+    assert resolve_pool.worker_count() == 0
+    monkeypatch.setenv(resolve_pool.WORKERS_ENV, "many")
+    assert resolve_pool.worker_count() == 0
+    monkeypatch.delenv(resolve_pool.WORKERS_ENV)
+    assert resolve_pool.worker_count() == min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+def _contents(lake: Lake) -> dict[str, list[dict[str, Any]]]:
+    contents = {}
+    for name in TABLES:
+        rows = read_table(lake, name).collect().to_dicts()
+        kept = [{k: v for k, v in row.items() if k not in LOAD_COLUMNS} for row in rows]
+        contents[name] = sorted(kept, key=repr)
+    return contents
+
+
+def _mixed_file(corpus: Path, folder: Path) -> Path:
+    """Real CloudTrail records, CAI assets as feed messages, and lines that are not records."""
+    lines = (corpus / "invictus_aws_dataset.cloudtrail.jsonl").read_text().splitlines()[:400]
+    for index, line in enumerate((corpus / "gcp_policy_library_fixtures.cai_assets.jsonl")
+                                 .read_text().splitlines()[:150]):  # fmt: skip
+        asset = orjson.loads(line)
+        window = {"startTime": f"2024-05-01T10:{index // 60:02d}:{index % 60:02d}Z"}
+        lines.append(orjson.dumps({"asset": asset, "window": window}).decode())
+    lines += ["not json", '{"half": ', '"a string"', "[1, 2]", '{"Records": 5}']
+    path = folder / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ingest_in_workers_gives_the_lake_resolving_inline_gives(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _mixed_file(corpus, tmp_path)
+    monkeypatch.setenv(SALT_ENV, "one salt for both lakes")
+    lakes = {}
+    for workers in ("0", "1"):
+        monkeypatch.setenv(resolve_pool.WORKERS_ENV, workers)
+        lakes[workers] = Lake(str(tmp_path / f"lake-{workers}"))
+        ingest_files(lakes[workers], [source], batch_size=50)
+    inline, in_workers = _contents(lakes["0"]), _contents(lakes["1"])
+    assert {name: len(rows) for name, rows in in_workers.items()} == {
+        name: len(rows) for name, rows in inline.items()
+    }
+    assert len(inline["raw_events"]) == 555
+    assert in_workers == inline
