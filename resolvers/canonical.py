@@ -299,10 +299,38 @@ _STEMS = tuple(
 )
 
 
-def _may_hold_secret(payload: str) -> bool:
+def _members_of_stem(stem: str) -> tuple[bytes, ...]:
+    """The members of compact JSON that hold a secret under a key containing ``stem``: a secret
+    key with any value, a secret map holding an object, a name/value list holding an array."""
+    kinds = ((REDACTED_KEYS, b""), (REDACTED_MAPS, b"{"), (REDACTED_NAME_VALUE_LISTS, b"["))
+    return tuple(
+        b'"' + key.encode() + b'":' + start
+        for keys, start in kinds
+        for key in sorted(keys)
+        if stem in key.lower()
+    )
+
+
+_STEM_MEMBERS = {stem: _members_of_stem(stem) for stem in _STEMS}
+
+
+def _stems_in(payload: str) -> tuple[str, ...]:
+    """The stems a record's text holds (a ``\\u`` escape may spell a key, "pass\\u0077ord":
+    such a record is checked for every one)."""
+    if "\\u" in payload:
+        return _STEMS
     lowered = payload.lower()
-    # a \u escape may spell a key ("pass\u0077ord"): such a record is always checked
-    return "\\u" in payload or any(stem in lowered for stem in _STEMS)
+    return tuple(stem for stem in _STEMS if stem in lowered)
+
+
+def _secret_member_in(text: bytes, stems: tuple[str, ...]) -> bool:
+    """Whether compact JSON ``text`` holds a member :func:`redact` may replace, among those
+    under the keys of ``stems`` (every key holding a secret contains one of the stems). A key
+    whose text only looks like one ("a\\"key") makes the caller redact and compare: exact."""
+    for stem in stems:
+        if any(member in text for member in _STEM_MEMBERS[stem]):
+            return True
+    return PASSWORD_SUFFIX in stems and _PASSWORD_MEMBER in text.lower()
 
 
 def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
@@ -312,13 +340,14 @@ def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
     secret (a session token in an AssumeRole answer, user data, a password) is its redacted
     JSON, in its own key order. Redacting an already redacted record changes nothing.
     """
-    if value is None or not _may_hold_secret(payload):
+    stems = () if value is None else _stems_in(payload)
+    if not stems:
         return payload, value
     try:  # the names matched may be labels ("env": "prod") or longer names: look at its members
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
         text = None
-    if text is not None and not _secret_in(text, set(_MEMBER.findall(text))):
+    if text is not None and not _secret_member_in(text, stems):
         return payload, value
     redacted = redact(value, salt)
     if redacted == value:
