@@ -278,9 +278,13 @@ def _str(mapping: Mapping[str, Any], key: str) -> str | None:
 
 def account_of(detail: Mapping[str, Any]) -> str | None:
     """The account that owns the event's resources: recipientAccountId, else the caller's."""
+    recipient = _str(detail, "recipientAccountId")
+    if recipient is not None:
+        return recipient
     identity = detail.get("userIdentity")
-    caller = _str(identity, "accountId") if isinstance(identity, Mapping) else None
-    return _str(detail, "recipientAccountId") or caller
+    if type(identity) is dict or isinstance(identity, Mapping):
+        return _str(identity, "accountId")
+    return None
 
 
 def load(path: Path | str | None = None) -> Registry:

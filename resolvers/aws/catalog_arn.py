@@ -24,6 +24,8 @@ def partition(region: str | None) -> str:
 
 def scalar_values(found: Any) -> list[str]:
     """The non-empty strings (and numbers) in a JMESPath result, nested lists flattened."""
+    if type(found) is str:  # the usual case first
+        return [found] if found and found != "HIDDEN_DUE_TO_SECURITY_REASONS" else []
     if found is None:
         return []
     if isinstance(found, list):

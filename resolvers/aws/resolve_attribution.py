@@ -31,18 +31,20 @@ class Attribution(NamedTuple):
     mfa_authenticated: bool | None = None
 
 
-def _text(mapping: Any, key: str) -> str | None:
-    if type(mapping) is not dict and not isinstance(mapping, Mapping):
-        return None
+def _text(mapping: Mapping[str, Any], key: str) -> str | None:
+    """A field as text: a non-empty string as it is, an integer (an account id) as digits."""
     value = mapping.get(key)
-    if isinstance(value, str) and value:
-        return value
+    if isinstance(value, str):
+        return value or None
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _mapping(mapping: Any, key: str) -> Mapping[str, Any]:
-    value = mapping.get(key) if type(mapping) is dict or isinstance(mapping, Mapping) else None
-    return value if type(value) is dict or isinstance(value, Mapping) else {}
+def _mapping(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A field that is an object, else an empty one."""
+    value = mapping.get(key)
+    if type(value) is dict:
+        return value
+    return value if value is not None and isinstance(value, Mapping) else {}
 
 
 def attribution(detail: Mapping[str, Any]) -> Attribution:

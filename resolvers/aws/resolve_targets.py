@@ -72,11 +72,15 @@ def values_at(detail: Mapping[str, Any], path: str) -> list[str]:
 
 def targets(detail: Mapping[str, Any], entry: CatalogEntry, catalog: Registry) -> list[Target]:
     """The assets one change record touched (primary first); raises :class:`Unresolvable`."""
-    region = detail.get("awsRegion") if isinstance(detail.get("awsRegion"), str) else None
-    ctx = Context(detail, entry, catalog, region, account_of(detail))
+    region = detail.get("awsRegion")
+    ctx = Context(
+        detail, entry, catalog, region if isinstance(region, str) else None, account_of(detail)
+    )
     special = SPECIAL.get(entry.service)
     found = special(ctx) if special else primary(ctx)
     found.extend(related(ctx))
+    if len(found) < 2:
+        return found
     return list({t.asset_key: t for t in reversed(found)}.values())[::-1]
 
 
