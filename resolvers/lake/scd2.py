@@ -29,7 +29,7 @@ STATE_FIELDS = ("is_deleted", "config_hash")
 CHAIN_FIELDS = ("valid_to", "version", "is_current", "last_observed_at")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # a value, built per asset per batch: see resolvers.model
 class Version:
     """One row of asset_versions (``recorded_at`` is stamped at commit)."""
 

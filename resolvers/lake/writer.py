@@ -359,11 +359,22 @@ def _plan_extension(
     plan: VersionPlan, key: str, stub: scd2.Version | None, batch: list[Observation]
 ) -> None:
     chain = scd2.extend_chain(stub, batch)
-    if stub is not None and chain[0] != stub:
+    if stub is not None and _chain_changed(stub, chain[0]):
         plan.patches.append(chain[0])
     plan.puts.extend(chain[1:] if stub is not None else chain)
     plan.chains[key] = chain
-    plan.new_observations.extend(_unique(batch))
+    plan.new_observations.extend(batch if len(batch) == 1 else _unique(batch))
+
+
+def _chain_changed(before: scd2.Version, after: scd2.Version) -> bool:
+    """Whether extending a chain changed its first version (only its chain fields can change:
+    a patch writes those, so comparing them is comparing the rows)."""
+    return (
+        before.version != after.version
+        or before.valid_to != after.valid_to
+        or before.is_current != after.is_current
+        or before.last_observed_at != after.last_observed_at
+    )
 
 
 def _tail_rows(plan: VersionPlan, now: dt.datetime) -> pa.Table:
