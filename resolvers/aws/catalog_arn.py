@@ -93,22 +93,30 @@ def _fill_one(
 ) -> list[str]:
     """Every ARN one template yields: one per value of the (single) multi-valued variable."""
     needed, pieces = _compiled(template)
-    if not template or any(not values.get(var) for var in needed):
+    columns: list[Sequence[str]] = []
+    for var in needed:
+        options = values.get(var)
+        if not options:
+            return []
+        columns.append(options)
+    if not template:
         return []
-    width = max((len(values[var]) for var in needed), default=1)
+    width = max(map(len, columns), default=1)
     fixed = {"Partition": partition(region), "Region": region or "", "Account": account or ""}
     arns = []
     for index in range(width):
-        row = dict(fixed)
-        for var in needed:
-            options = values[var]
+        row = fixed.copy()
+        for var, options in zip(needed, columns, strict=True):
             value = id_value(options[index] if len(options) == width else options[0])
             row[var] = value.lstrip("/") if var.endswith("WithoutLeadingSlash") else value
         if needed and row[needed[-1]].startswith("arn:"):
             arns.append(row[needed[-1]])
             continue
-        arns.append("".join([row[p] if i % 2 else p for i, p in enumerate(pieces)]))
-    return list(dict.fromkeys(arns))
+        parts = list(pieces)
+        for at in range(1, len(parts), 2):  # the variables' places
+            parts[at] = row[parts[at]]
+        arns.append("".join(parts))
+    return arns if len(arns) == 1 else list(dict.fromkeys(arns))
 
 
 _PLAUSIBLE = re.compile(r"^arn:aws(-[a-z-]+)?:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:[^\s$]+$")

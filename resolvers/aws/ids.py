@@ -8,6 +8,8 @@ equals the key the catalog builds for the same resource from its own template.
 
 from __future__ import annotations
 
+import functools
+
 from resolvers.aws.catalog import registry
 from resolvers.aws.catalog_arn import fill, partition, template_vars
 
@@ -56,14 +58,20 @@ EC2_PREFIXES: dict[str, tuple[str, str, bool]] = {
     ),
     "eipassoc-": ("AWS::EC2::EIPAssociation", "elastic-ip-association", True),
 }  # fmt: skip
-_BY_LENGTH = sorted(EC2_PREFIXES, key=len, reverse=True)
 
 
 def ec2_prefix(resource_id: str) -> str | None:
-    """The longest known prefix of an EC2 id, or None."""
-    for prefix in _BY_LENGTH:
-        if resource_id.startswith(prefix) and len(resource_id) > len(prefix):
+    """The longest known prefix of an EC2 id, or None.
+
+    Every prefix ends with a dash: the candidates are the id up to each of its dashes (but the
+    last character), longest first.
+    """
+    end = resource_id.rfind("-", 0, len(resource_id) - 1)
+    while end >= 0:
+        prefix = resource_id[: end + 1]
+        if prefix in EC2_PREFIXES:
             return prefix
+        end = resource_id.rfind("-", 0, end)
     return None
 
 
@@ -83,11 +91,20 @@ def ec2_arn(resource_id: str, region: str | None, account: str | None) -> str | 
     if prefix is None:
         return None
     type_name, kind, owned = EC2_PREFIXES[prefix]
-    spec = registry().types.get(type_name)
-    if spec is not None and len(template_vars(spec.arn_template)) == 1:
-        (var,) = template_vars(spec.arn_template)
-        filled = fill(spec.arn_template, {var: [resource_id]}, account, region)
+    template = _template(type_name)
+    if template is not None:
+        filled = fill(template[0], {template[1]: [resource_id]}, account, region)
         if filled:
             return filled[0]
     owner = (account or "") if owned else ""
     return f"arn:{partition(region)}:ec2:{region or ''}:{owner}:{kind}/{resource_id}"
+
+
+@functools.cache
+def _template(type_name: str) -> tuple[str, str] | None:
+    """(ARN template, its one variable) of an EC2 type in the catalog (once per type)."""
+    spec = registry().types.get(type_name)
+    if spec is not None and len(template_vars(spec.arn_template)) == 1:
+        (var,) = template_vars(spec.arn_template)
+        return spec.arn_template, var
+    return None
