@@ -74,8 +74,9 @@ def ordered_map(
     """``function`` over ``items``, results in the items' order, computed ahead of the caller.
 
     With ``workers`` (default :func:`worker_count`) of at least one and more than one item,
-    the items are computed in worker processes, ``workers + 1`` at most in flight, so that a
-    worker is busy while the caller handles a result. ``function`` must be a module-level
+    the caller computes the first item while the workers start on the next ones, and the rest
+    are computed in the worker processes, ``workers + 1`` at most in flight, so that a worker
+    is busy while the caller handles a result. ``function`` must be a module-level
     function (workers import it by name). One item, or no workers: computed inline, one at a
     time, when the caller asks for it. An exception raised by ``function`` reaches the caller
     at its item, as it would inline.
@@ -87,14 +88,11 @@ def ordered_map(
         return
     in_flight: deque[tuple[Item, Future[Result]]] = deque()
     pool: ProcessPoolExecutor | None = _executor(workers)
+    first = pending.popleft()  # the caller has nothing to do but wait: it computes this one
+    pool = _top_up(pool, pending, in_flight, function, workers + 1)
+    yield function(first)
     while pending or in_flight:
-        while pool is not None and pending and len(in_flight) <= workers:
-            item = pending.popleft()
-            try:
-                in_flight.append((item, pool.submit(function, item)))
-            except (BrokenProcessPool, RuntimeError):  # a worker died: the rest inline
-                pending.appendleft(item)
-                pool = _broken()
+        pool = _top_up(pool, pending, in_flight, function, workers + 1)
         if not in_flight:
             yield function(pending.popleft())
             continue
@@ -105,6 +103,24 @@ def ordered_map(
             pool = _broken()
             result = function(item)
         yield result
+
+
+def _top_up(
+    pool: ProcessPoolExecutor | None,
+    pending: deque,
+    in_flight: deque,
+    function: Callable,
+    most: int,
+) -> ProcessPoolExecutor | None:
+    """Submit pending items until ``most`` are in flight; the pool, or None once it broke."""
+    while pool is not None and pending and len(in_flight) < most:
+        item = pending.popleft()
+        try:
+            in_flight.append((item, pool.submit(function, item)))
+        except (BrokenProcessPool, RuntimeError):  # a worker died: the rest inline
+            pending.appendleft(item)
+            return _broken()
+    return pool
 
 
 def _broken() -> None:
