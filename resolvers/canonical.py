@@ -312,6 +312,12 @@ def _members_of_stem(stem: str) -> tuple[bytes, ...]:
 
 
 _STEM_MEMBERS = {stem: _members_of_stem(stem) for stem in _STEMS}
+# Each substring search costs about 1 us on a 2 KB record: the stems are looked for in groups
+# that share a word, and a group only when the record holds its word (8 searches, not 14).
+_WORDS = ("env", "keymaterial", "password", "private", "secret", "token", "userdata", "variables")
+_STEMS_OF_WORD = {word: tuple(s for s in _STEMS if word in s) for word in _WORDS}
+if set(_STEMS) - {s for stems in _STEMS_OF_WORD.values() for s in stems}:
+    raise AssertionError("a secret stem outside every word of _WORDS: add its word")
 
 
 def _stems_in(payload: str) -> tuple[str, ...]:
@@ -320,7 +326,11 @@ def _stems_in(payload: str) -> tuple[str, ...]:
     if "\\u" in payload:
         return _STEMS
     lowered = payload.lower()
-    return tuple(stem for stem in _STEMS if stem in lowered)
+    found: list[str] = []
+    for word, stems in _STEMS_OF_WORD.items():
+        if word in lowered:
+            found.extend(stem for stem in stems if stem in lowered)
+    return tuple(found)
 
 
 def _secret_member_in(text: bytes, stems: tuple[str, ...]) -> bool:
