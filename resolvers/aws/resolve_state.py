@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resolvers.aws.resolve_subdocs import (
+    JSON_SCALARS,
     SUBDOCS,
     Parts,
     is_mapping,
@@ -79,7 +80,7 @@ def _item_with(value: Any, asset_id: str, depth: int) -> Mapping[str, Any] | Non
     if depth == 0:  # the children's own search would stop at once
         return None
     for child in children:
-        if isinstance(child, list) or is_mapping(child):
+        if type(child) not in JSON_SCALARS:  # a leaf holds no item
             found = _item_with(child, asset_id, depth - 1)
             if found is not None:
                 return found

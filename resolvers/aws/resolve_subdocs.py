@@ -24,13 +24,13 @@ Parts = list[tuple[str, Any]]  # (key suffix, value or DELETED)
 Extractor = Callable[[Mapping[str, Any]], Parts]
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})  # the types of JSON's leaves
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[Any, Any]]:
     """``isinstance(value, Mapping)``, fast for what JSON gives (dicts and scalars)."""
     kind = type(value)
-    return kind is dict or (kind not in _SCALARS and isinstance(value, Mapping))
+    return kind is dict or (kind not in JSON_SCALARS and isinstance(value, Mapping))
 
 
 def request_of(detail: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import jmespath
 
 from resolvers.aws import resolve_rules as rules
-from resolvers.aws.arns import account_arn, arn_fields, canonical_arn, is_arn, secret_arn
+from resolvers.aws.arns import account_arn, arn_fields, canonical_arn, secret_arn
 from resolvers.aws.catalog import CatalogEntry, Registry, account_of, search_simple, simple_path
 from resolvers.aws.catalog_arn import partition, scalar_values
 from resolvers.aws.ids import ec2_arn, ec2_type
@@ -108,8 +108,9 @@ def _listed_resources(ctx: Context) -> list[str]:
 
 
 def _usable(arn: str) -> bool:
-    service, _, _, resource = arn_fields(arn)
-    return is_arn(arn) and bool(service) and bool(resource) and "${" not in arn
+    """An ARN (six fields) with a service and a resource, and no template variable left."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and bool(parts[2] and parts[5]) and "${" not in arn
 
 
 def type_of(ctx: Context, arn: str) -> str:
