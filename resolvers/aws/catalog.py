@@ -57,8 +57,19 @@ def simple_path(path: str) -> tuple[tuple[str, bool], ...] | None:
 
 def search_simple(steps: tuple[tuple[str, bool], ...], data: Any) -> Any:
     """What JMESPath finds for a simple path (fields and ``[]`` projections), fast."""
+    value = data  # one value down the fields, up to the first projection
+    for at, (name, flatten) in enumerate(steps):
+        if flatten:
+            return _projection(steps[at:], value)
+        value = value.get(name) if type(value) is dict or isinstance(value, Mapping) else None
+        if value is None:  # nothing, or an empty projection if one follows
+            return [] if any(flatten for _, flatten in steps[at + 1 :]) else None
+    return value
+
+
+def _projection(steps: tuple[tuple[str, bool], ...], data: Any) -> list[Any]:
+    """:func:`search_simple` from a projection on: every value the steps find."""
     current = [data]
-    projected = False
     for name, flatten in steps:
         found = []
         for item in current:
@@ -68,10 +79,8 @@ def search_simple(steps: tuple[tuple[str, bool], ...], data: Any) -> Any:
                     found.extend(v for v in value if v is not None)
             elif value is not None:
                 found.append(value)
-        current, projected = found, projected or flatten
-    if projected:
-        return current
-    return current[0] if current else None
+        current = found
+    return current
 
 
 @dataclass(frozen=True, slots=True)
