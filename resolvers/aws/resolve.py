@@ -130,6 +130,7 @@ def resolve_cloudtrail_record(
 
 
 _ENTRIES: dict[tuple[int, str, str, str], CatalogEntry | None] = {}
+_UNSEEN: Any = object()
 
 
 def _lookup(
@@ -139,11 +140,12 @@ def _lookup(
     if source is None or name is None:
         return None
     key = (id(catalog), source, name, api or "")
-    if key not in _ENTRIES:
+    found = _ENTRIES.get(key, _UNSEEN)
+    if found is _UNSEEN:
         if len(_ENTRIES) > 50_000:
             _ENTRIES.clear()
-        _ENTRIES[key] = catalog.lookup(source, name, api)
-    return _ENTRIES[key]
+        found = _ENTRIES[key] = catalog.lookup(source, name, api)
+    return found
 
 
 def _classify(detail: Mapping[str, Any], env: Envelope, entry: CatalogEntry | None) -> str:
