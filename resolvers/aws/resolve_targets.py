@@ -225,14 +225,23 @@ def secrets_rule(ctx: Context) -> list[Target]:
     entry = ctx.entry
     if entry.resource_type is None and entry.event_name not in rules.SECRET_EVENTS:
         return primary(ctx)
-    values = [v for path in rules.SECRET_PATHS for v in values_at(ctx.detail, path)]
-    arns = [v for v in values if v.startswith("arn:") and arn_fields(v)[0] == "secretsmanager"]
-    names = [v for v in values if not v.startswith("arn:")]
-    chosen = (arns or names)[:1]
-    if not chosen:
+    chosen = _secret_named(ctx)
+    if chosen is None:
         return primary(ctx)
-    key = secret_arn(chosen[0], ctx.region, ctx.account)
+    key = secret_arn(chosen, ctx.region, ctx.account)
     return [Target(key, "AWS::SecretsManager::Secret", entry.action or "update")]
+
+
+def _secret_named(ctx: Context) -> str | None:
+    """The first secret ARN the secret paths find, else the first bare name they find."""
+    name = None
+    for path in rules.SECRET_PATHS:
+        for value in values_at(ctx.detail, path):
+            if not value.startswith("arn:"):
+                name = name or value
+            elif arn_fields(value)[0] == "secretsmanager":
+                return value
+    return name
 
 
 def organizations_rule(ctx: Context) -> list[Target]:
