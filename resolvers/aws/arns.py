@@ -40,9 +40,10 @@ ACCOUNT_RESOURCE = "account"
 
 def canonical_arn(arn: str) -> str:
     """The canonical form of an ARN as AWS writes it (see the module docstring)."""
-    parts = arn.strip().split(":", 5)
+    arn = arn.strip()
+    parts = arn.split(":", 5)
     if len(parts) < 6 or parts[0] != "arn":
-        return arn.strip()
+        return arn
     service, resource = parts[2], parts[5]
     if service == "iam":
         resource = _iam_resource(resource)
@@ -58,6 +59,8 @@ def canonical_arn(arn: str) -> str:
         resource = "/".join(resource.split("/")[:2])
     elif service == "sns" and ":" in resource:  # a subscription: topic:uuid
         resource = resource.split(":", 1)[0]
+    if resource == parts[5]:  # as AWS writes it (the parts joined again would be ``arn``)
+        return arn
     return ":".join((*parts[:5], resource))
 
 
