@@ -95,17 +95,16 @@ def _fill_one(
     """Every ARN one template yields: one per value of the (single) multi-valued variable."""
     needed, pieces = _compiled(template)
     columns: list[Sequence[str]] = []
+    width = 1  # the longest column
     for var in needed:
         options = values.get(var)
         if not options:
             return []
         columns.append(options)
-    if not template:
-        return []
-    width = 1  # the longest column (a loop: max() with default= costs 0.4 us)
-    for options in columns:
         if len(options) > width:
             width = len(options)
+    if not template:
+        return []
     fixed = {"Partition": partition(region), "Region": region or "", "Account": account or ""}
     arns = []
     for index in range(width):
