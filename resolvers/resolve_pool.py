@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import util
+from pathlib import Path
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,27 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         shutdown()
         context = multiprocessing.get_context("spawn")
         _pool, _pool_workers = ProcessPoolExecutor(workers, mp_context=context), workers
+        # A process started by multiprocessing (a Dagster step, a bench lane) joins its
+        # children when it ends, before the interpreter's own exit handlers would stop the
+        # workers: idle workers would then be waited for for ever. Stop them first, before
+        # the pool's own queues are closed (their finalizers have priority 10).
+        util.Finalize(_pool, _pool.shutdown, kwargs={"cancel_futures": True}, exitpriority=100)
     return _pool
+
+
+def workers_peak_rss_mb() -> float:
+    """The peak resident memory of this process's live resolver workers, summed (MB; Linux)."""
+    processes = getattr(_pool, "_processes", None) or {}
+    total = 0.0
+    for pid in list(processes):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def shutdown() -> None:

@@ -99,3 +99,19 @@ def test_ingest_in_workers_gives_the_lake_resolving_inline_gives(
     }
     assert len(inline["raw_events"]) == 555
     assert in_workers == inline
+
+
+def _use_workers() -> None:
+    assert list(ordered_map(abs, [-1, -2, -3], workers=1)) == [1, 2, 3]
+
+
+def test_a_process_started_by_multiprocessing_still_ends() -> None:
+    """A Dagster step or a bench lane is a multiprocessing child: it joins its own children
+    when it ends, so its idle resolver workers must be stopped before that, not waited for."""
+    child = multiprocessing.get_context("spawn").Process(target=_use_workers)
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the process did not end: its resolver workers were never stopped")
+    assert child.exitcode == 0

@@ -27,6 +27,7 @@ from resolvers.ingest import Record, ingest_records
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import CommitResult, LakeWriter, StreamTxn
 from resolvers.model import ResolvedBatch
+from resolvers.resolve_pool import workers_peak_rss_mb
 
 Progress = Callable[[str], None]
 PIPELINED = 4  # batches per ingest call: a batch is resolved while the one before commits
@@ -38,8 +39,10 @@ def stderr_progress(message: str) -> None:
 
 
 def peak_rss_mb() -> float:
-    """The peak resident memory of this process so far (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident memory of this process so far, plus that of its resolver worker
+    processes (resolvers/resolve_pool.py), which do part of its ingest (MB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return own + workers_peak_rss_mb()
 
 
 class TimedWriter(LakeWriter):

@@ -25,7 +25,7 @@ FIGURES = (
     ("asset_history_query_s", "one asset's full history"),
     ("rules_versions_per_s", "every state rule over versions in memory (10x lake)"),
     ("rules_vs_ingest", "rules / ingest (goal >= 1: rules never the bottleneck)"),
-    ("peak_rss_mb", "peak resident memory of the process"),
+    ("peak_rss_mb", "peak resident memory of the process and its resolver workers"),
 )
 PACKAGES = ("deltalake", "polars", "pyarrow", "duckdb")
 
