@@ -1,7 +1,7 @@
 """``assetlake coverage``: how the resolvers classify and resolve the records of event files.
 
 Offline and read-only: every record goes through the same resolver as ``assetlake ingest``
-(:func:`resolvers.ingest.resolve_record`), nothing is written and no cloud API is called. A
+(:func:`resolvers.resolution.resolve_record`), nothing is written and no cloud API is called. A
 change record is *resolved* when it produced at least one asset_changes row.
 """
 

@@ -1,6 +1,6 @@
 """Hostile input at the boundary: what a record must be before a resolver sees it.
 
-Every record, from a file or a stream, goes through :func:`resolvers.ingest.resolve_record`,
+Every record, from a file or a stream, goes through :func:`resolvers.resolution.resolve_record`,
 which calls these checks, so the resolvers behind it only ever see JSON they can walk:
 
 * JSON is parsed by orjson, which refuses NaN / Infinity literals, numbers out of the double
