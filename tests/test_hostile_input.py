@@ -39,6 +39,7 @@ from hostile import (
 from stream_fixtures import table
 
 from resolvers import ingest as ingest_module
+from resolvers import resolution
 from resolvers.drain import drain
 from resolvers.errors import InputError
 from resolvers.guard import MAX_DEPTH
@@ -214,7 +215,7 @@ def test_a_resolver_that_raises_fails_its_record_not_the_batch(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ingest_module, "resolve_audit_entry", broken)
+    monkeypatch.setattr(resolution, "resolve_audit_entry", broken)
     bodies = good_records(corpus, 4)  # CloudTrail, EventBridge, audit, feed
     records = [Record(b.decode(), orjson.loads(b), f"good#{i}") for i, b in enumerate(bodies)]
     batch = ingest_module.resolve_records(records, SALT, "aws_cloudtrail")
