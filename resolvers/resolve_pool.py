@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,6 +40,16 @@ Result = TypeVar("Result")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's workers are not this process's to use or to stop."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def worker_count() -> int:
@@ -54,17 +65,24 @@ def worker_count() -> int:
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
+    with _pool_lock:
+        if _pool is not None and _pool_workers == workers:
+            return _pool
+        return _start(workers)
+
+
+def _start(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_workers
-    if _pool is None or _pool_workers != workers:
-        shutdown()
-        context = multiprocessing.get_context("spawn")
-        _pool, _pool_workers = ProcessPoolExecutor(workers, mp_context=context), workers
-        # A process started by multiprocessing (a Dagster step, a bench lane) joins its
-        # children when it ends, before the interpreter's own exit handlers would stop the
-        # workers: idle workers would then be waited for for ever. Stop them first, before
-        # the pool's own queues are closed (their finalizers have priority 10).
-        util.Finalize(_pool, _pool.shutdown, kwargs={"cancel_futures": True}, exitpriority=100)
-    return _pool
+    shutdown()
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    # A process started by multiprocessing (a Dagster step, a bench lane) joins its children
+    # when it ends, before the interpreter's own exit handlers would stop the workers: idle
+    # workers would then be waited for for ever. Stop them first, before the pool's own
+    # queues are closed (their finalizers have priority 10).
+    util.Finalize(pool, pool.shutdown, kwargs={"cancel_futures": True}, exitpriority=100)
+    _pool, _pool_workers = pool, workers
+    return pool
 
 
 def workers_peak_rss_mb() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,18 @@ def test_a_process_started_by_multiprocessing_still_ends() -> None:
         child.kill()
         pytest.fail("the process did not end: its resolver workers were never stopped")
     assert child.exitcode == 0
+
+
+def test_a_forked_child_starts_workers_of_its_own() -> None:
+    """A child forked after the pool started must not wait on its parent's workers."""
+    assert list(ordered_map(abs, [-1, -2], workers=1)) == [1, 2]
+    pid = os.fork()
+    if pid == 0:  # the child: exits 0 when its own workers answered, dies after 60 s if not
+        signal.alarm(60)
+        code = 1
+        try:
+            code = 0 if list(ordered_map(abs, [-3, -4], workers=1)) == [3, 4] else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
