@@ -221,8 +221,8 @@ class _RowMaker:
         self.request = _json(detail.get("requestParameters"), salt)
         self.response = _json(detail.get("responseElements"), salt)
         # the columns all rows of the record share, in AssetChange's field order (positional
-        # arguments: a third cheaper than keywords for a frozen dataclass of 24 fields;
-        # tests/test_aws_resolve_rows.py holds every column to its value)
+        # arguments: cheaper than 24 keywords; tests/test_aws_resolve_rows.py holds every
+        # column to its value)
         self.shared = (
             who.principal, who.principal_type, who.source_ip, who.user_agent, who.invoked_by,
             self.request, self.response, who.principal_account_id, who.principal_id,
