@@ -193,11 +193,12 @@ def _query_phase(lake: Lake, sizes: BenchSizes, seed: int, figures: Figures, say
 
 
 def _rules_phase(lake: Lake, sizes: BenchSizes, figures: Figures, say: Progress) -> None:
-    """Every state rule over ``rules_versions`` versions of the 10x lake, in memory."""
+    """Every state rule over ``rules_versions`` versions of the 10x lake, in memory (read from
+    the compacted table alone: the rules judge versions, any of them will do, and the whole
+    history with its tail applied would be read, configurations and all, before ``head``)."""
     from resolvers.compliance.evaluate import state_findings_of_frame
-    from resolvers.lake.layout import read_table
 
-    frame = read_table(lake, "asset_versions").head(sizes.rules_versions).collect()
+    frame = lake.scan(ASSET_VERSIONS.name).head(sizes.rules_versions).collect()
     frame = frame.sort("asset_key", "valid_from")
     started = time.perf_counter()
     state_findings_of_frame(frame)
