@@ -192,17 +192,15 @@ def resolve_feed_record(
         raw = RawRecord(event_id, SOURCE, "gcp", None, None, None, "unknown", payload, digest or "")
         bad = Unresolved(event_id, SOURCE, exc.reason, str(exc), EVENT_SOURCE, "TemporalAsset")
         return ResolvedBatch(raw=[raw], unresolved=[bad])
-    described = _described(message.asset, message.prior)
-    raw = RawRecord(
-        event_id, SOURCE, "gcp", _account(message.name, described),
-        _region(message.name, described), message.event_time, "change", payload, digest or "",
-    )  # fmt: skip
-    if raw_only:
-        return ResolvedBatch(raw=[raw])
+    if raw_only:  # the raw row's placement without building the asset's configuration
+        described = _described(message.asset, message.prior)
+        account, region = _account(message.name, described), _region(message.name, described)
+        return ResolvedBatch(raw=[_raw(message, event_id, payload, digest, account, region)])
     obs = asset_observation(
         message.name, message.asset_type, message.asset, message.event_time, [event_id], salt,
         deleted=message.deleted, prior=message.prior,
     )  # fmt: skip
+    raw = _raw(message, event_id, payload, digest, obs.account_id, obs.region)
     change = AssetChange(
         event_id=event_id,
         asset_key=message.name,
@@ -216,6 +214,20 @@ def resolve_feed_record(
         event_time=message.event_time,
     )
     return ResolvedBatch(raw=[raw], changes=[change], observations=[obs])
+
+
+def _raw(
+    message: _Message,
+    event_id: str,
+    payload: str,
+    digest: str | None,
+    account: str | None,
+    region: str | None,
+) -> RawRecord:
+    return RawRecord(
+        event_id, SOURCE, "gcp", account, region, message.event_time, "change", payload,
+        digest or "",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
