@@ -29,7 +29,9 @@ from resolvers.resolution import (
     Record,
     ResolveJob,
     fallback_id,
+    parse_json,
     record_hash,
+    resolve_all,
     resolve_job,
     resolve_record,
     source_of,
@@ -127,11 +129,7 @@ def _json_lines(data: bytes, name: str) -> Iterator[Record]:
 
 
 def _line_record(data: bytes, origin: str) -> Record:
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        value = None
-    return Record(data.decode("utf-8", "replace"), value, origin)
+    return Record(data.decode("utf-8", "replace"), parse_json(data), origin)
 
 
 def dominant_source(records: Sequence[Record]) -> str:
@@ -155,9 +153,7 @@ def resolve_records(
     """Resolve many records into one batch; with an online ``describer``, AWS state comes from
     one describe per asset (None or an OfflineDescriber: from the events alone). ``raw_only``:
     see :func:`resolve_record`."""
-    batch = ResolvedBatch()
-    for record in records:
-        batch.extend(resolve_record(record, salt, default_source, raw_only=raw_only))
+    batch = resolve_all(records, salt, default_source, raw_only=raw_only)
     if not raw_only:
         describe_batch(batch, describer, salt)
     return batch

@@ -10,7 +10,7 @@ has none. This module imports no lake, Dagster or SDK code, so that a resolver w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -170,21 +170,29 @@ class ResolveJob:
 
 def _job_of_texts(texts: list[tuple[str, str, bool]], salt: bytes, source: str) -> ResolveJob:
     records = [
-        Record(text, _loads(text) if parsed else None, origin) for text, origin, parsed in texts
+        Record(text, parse_json(text) if parsed else None, origin) for text, origin, parsed in texts
     ]
     return ResolveJob(records, salt, source)
 
 
-def _loads(text: str) -> Any:
+def parse_json(data: bytes | str) -> Any:
+    """The JSON value of a text, or None if it is not JSON."""
     try:
-        return orjson.loads(text)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
 
 
+def resolve_all(
+    records: Iterable[Record], salt: bytes, default_source: str, *, raw_only: bool = False
+) -> ResolvedBatch:
+    """:func:`resolve_record` over many records, into one batch (from the events alone)."""
+    batch = ResolvedBatch()
+    for record in records:
+        batch.extend(resolve_record(record, salt, default_source, raw_only=raw_only))
+    return batch
+
+
 def resolve_job(job: ResolveJob) -> ResolvedBatch:
     """The records of a job resolved from their events alone (describing is the caller's)."""
-    batch = ResolvedBatch()
-    for record in job.records:
-        batch.extend(resolve_record(record, job.salt, job.source))
-    return batch
+    return resolve_all(job.records, job.salt, job.source)

@@ -17,13 +17,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import orjson
-
 from resolvers.drain import land
 from resolvers.errors import AssetlakeError
 from resolvers.ingest import Record
 from resolvers.lake.writer import LakeWriter, StreamTxn
 from resolvers.model import Lineage
+from resolvers.resolution import parse_json
 from resolvers.timeutil import utcnow
 
 OVERSIZED_HEAD_BYTES = 2048
@@ -177,14 +176,6 @@ def _json(cursor: Any) -> str | None:
 
 
 # -- records from message bodies --------------------------------------------------------------
-def parse_json(data: bytes | str) -> Any:
-    """The JSON value of a body, or None if it is not JSON."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def record_of(data: bytes, origin: str, limits: PullLimits) -> Record:
     """The record of one message body: parsed when it is JSON, kept as text when it is not,
     and a poison record (landed, then unresolved) when it is larger than the limit."""
