@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -363,7 +363,7 @@ def _plan_extension(
         plan.patches.append(chain[0])
     plan.puts.extend(chain[1:] if stub is not None else chain)
     plan.chains[key] = chain
-    plan.new_observations.extend(batch if len(batch) == 1 else _unique(batch))
+    plan.new_observations.extend(_unique(batch))
 
 
 def _chain_changed(before: scd2.Version, after: scd2.Version) -> bool:
@@ -434,5 +434,7 @@ def _commit_properties(batch_id: str, txn: StreamTxn | None) -> CommitProperties
     )
 
 
-def _unique(observations: Iterable[Observation]) -> list[Observation]:
+def _unique(observations: Sequence[Observation]) -> Sequence[Observation]:
+    if len(observations) < 2:  # nearly every asset of a batch: nothing to tell apart
+        return observations
     return list({scd2.observation_key(obs): obs for obs in observations}.values())
