@@ -215,10 +215,16 @@ def _members(keys: Iterable[str], value_starts: bytes) -> frozenset[bytes]:
     return frozenset(k.encode() + b'":' + bytes([c]) for k in keys for c in value_starts)
 
 
-_SECRET_MEMBERS = (
-    _members(REDACTED_KEYS, _VALUE_STARTS)
-    | _members(REDACTED_MAPS, b"{")
-    | _members(REDACTED_NAME_VALUE_LISTS, b"[")
+# The kinds of secret-bearing keys and the values they hold a secret in: any value, an object,
+# an array (b"": any value). Both checks below (members listed, exact members searched) are
+# made from this.
+_SECRET_KINDS = (
+    (REDACTED_KEYS, b""),
+    (REDACTED_MAPS, b"{"),
+    (REDACTED_NAME_VALUE_LISTS, b"["),
+)
+_SECRET_MEMBERS = frozenset().union(
+    *(_members(keys, starts or _VALUE_STARTS) for keys, starts in _SECRET_KINDS)
 )
 _VOLATILE_MEMBERS = _members(VOLATILE_KEYS, _VALUE_STARTS)
 _VOLATILE_CONTAINERS = _members(VOLATILE_KEYS, b"{[")
@@ -302,10 +308,9 @@ _STEMS = tuple(
 def _members_of_stem(stem: str) -> tuple[bytes, ...]:
     """The members of compact JSON that hold a secret under a key containing ``stem``: a secret
     key with any value, a secret map holding an object, a name/value list holding an array."""
-    kinds = ((REDACTED_KEYS, b""), (REDACTED_MAPS, b"{"), (REDACTED_NAME_VALUE_LISTS, b"["))
     return tuple(
-        b'"' + key.encode() + b'":' + start
-        for keys, start in kinds
+        b'"' + key.encode() + b'":' + starts
+        for keys, starts in _SECRET_KINDS
         for key in sorted(keys)
         if stem in key.lower()
     )
