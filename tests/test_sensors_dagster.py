@@ -5,11 +5,13 @@ Publish, tick, run, read the rows: what the daemon does, minus the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
 
 import dagster as dg
+import nats
 import orjson
 import polars as pl
 import pytest
@@ -17,9 +19,13 @@ from stream_fixtures import feed_message, pubsub_publish, pubsub_subscription
 
 from assets.resources import LakeResource, StreamsResource
 from pipelines.definitions import defs
+from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
+from resolvers.streams.nats import JetStreamPublisher
+from sensors import streams as sensor_streams
 from sensors.gcp_asset_feed_sensor import gcp_asset_feed_sensor
+from sensors.nats_events_sensor import nats_events_sensor
 from sensors.streams import StreamCursor
 
 pytest_plugins = ["stream_fixtures"]
@@ -144,3 +150,54 @@ def test_a_following_drain_run_resolves_what_lands_while_it_runs(
     ]
     assert len(logged) >= 3  # one per drained batch while following, and the run's total
     assert read_table(Lake(lake_uri), "asset_versions").collect().height == 12
+
+
+def _consumer_state(url: str, stream: str, durable: str, within_s: float) -> tuple[int, int]:
+    """(messages delivered but not acked, messages not delivered yet) of a JetStream consumer,
+    once both are 0 or ``within_s`` has passed (JetStream applies acks asynchronously)."""
+
+    async def state() -> tuple[int, int]:
+        client = await nats.connect(url)
+        try:
+            deadline = time.monotonic() + within_s
+            while True:
+                info = await client.jetstream().consumer_info(stream, durable)
+                found = (info.num_ack_pending or 0, info.num_pending or 0)
+                if found == (0, 0) or time.monotonic() > deadline:
+                    return found
+                await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+    return asyncio.run(state())
+
+
+def test_ticks_that_end_in_the_middle_of_a_burst_strand_nothing(
+    nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick ends at its budget while JetStream is still delivering a fetch's batch: what the
+    client holds then goes to the next tick, not to the consumer's 60-second ack wait."""
+    monkeypatch.setattr(sensor_streams, "TICK_BUDGET_S", 0.3)
+    lake_uri = str(tmp_path / "lake")
+    unique = time.monotonic_ns()
+    stream, subject = f"ASSETLAKE_TICKS_{unique}", f"assetlake.ticks.{unique}"
+    count = 8000
+    with JetStreamPublisher(nats_url, stream, subject) as publisher:
+        for start in range(0, count, 1000):
+            bodies = [orjson.dumps(feed_message(i)).decode() for i in range(start, start + 1000)]
+            publisher.publish([Record(body, None, "test") for body in bodies])
+    streams = StreamsResource(nats_url=nats_url, nats_stream=stream, nats_subject=subject)
+    landed, ticks, cursor = 0, 0, None
+    while landed < count and ticks < 60:
+        context = dg.build_sensor_context(
+            cursor=cursor, resources={"lake": LakeResource(uri=lake_uri), "streams": streams}
+        )
+        result = nats_events_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        landed += sum(e.metadata["landed"].value for e in result.asset_events or [])  # type: ignore[union-attr, misc]
+        cursor, ticks = result.cursor, ticks + 1
+    assert landed == count and ticks > 1  # every message, over several ticks, within seconds
+    # nothing waits for the consumer's 60-second ack wait
+    assert _consumer_state(nats_url, stream, "assetlake-lake", within_s=15) == (0, 0)
+    assert pl.read_delta(f"{lake_uri}/raw_events").height == count
+    sensor_streams.forget_source("nats_events_sensor")

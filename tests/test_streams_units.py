@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+from pathlib import Path
 
 import orjson
 import polars as pl
@@ -13,7 +14,7 @@ from resolvers.drain import drain, land
 from resolvers.errors import InputError
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import LakeWriter
-from resolvers.streams.base import PullLimits, StreamUnavailable, record_of
+from resolvers.streams.base import PulledBatch, PullLimits, StreamUnavailable, record_of
 from resolvers.streams.relay import publisher_from_uri, source_from_uri
 from resolvers.streams.s3_logs import PrefixState, S3LogsCursor, S3LogSource, file_time
 from resolvers.streams.s3_objects import log_file_records
@@ -97,3 +98,75 @@ def test_a_body_that_is_a_json_string_drains_to_the_row_it_landed(lake: Lake) ->
 def test_an_unavailable_source_is_one_line() -> None:
     error = StreamUnavailable("sqs://q", "cannot reach\n  the endpoint")
     assert str(error) == "sqs://q: cannot reach the endpoint"
+
+
+class _FakeSource:
+    name, default_source = "fake://stream", "aws_cloudtrail"
+
+    def __init__(self, cursor: str | None, fail: bool = False) -> None:
+        self.cursor, self.fail, self.closed = cursor, fail, False
+
+    def pull(self, limits: PullLimits) -> PulledBatch:
+        if self.fail:
+            raise StreamUnavailable(self.name, "broker is down")
+        return PulledBatch(self.name)
+
+    def ack(self, batch: object) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_sensor_keeps_its_source_from_tick_to_tick_until_settings_or_cursor_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assets.resources import StreamsResource
+    from sensors import streams as sensor_streams
+
+    made: list[_FakeSource] = []
+
+    def make(_streams: StreamsResource, cursor: str | None) -> _FakeSource:
+        made.append(_FakeSource(cursor))
+        return made[-1]
+
+    monkeypatch.setattr(sensor_streams, "_sources", {})
+    spec = sensor_streams.StreamSpec("fake_sensor", make, (), "FAKE", "a fake stream")  # type: ignore[arg-type]
+    settings = StreamsResource(nats_url="nats://127.0.0.1:1")
+    first = sensor_streams.source_for(spec, settings, None)
+    assert sensor_streams.source_for(spec, settings, None) is first and len(made) == 1
+    # another cursor (the S3 listing moved) or other settings: a new client, the old one closed
+    moved = sensor_streams.source_for(spec, settings, "c1")
+    assert moved is made[1] and made[0].closed
+    other = sensor_streams.source_for(spec, StreamsResource(nats_url="nats://127.0.0.1:2"), "c1")
+    assert other is made[2] and made[1].closed and not made[2].closed
+    sensor_streams.forget_source("fake_sensor")
+    assert made[2].closed and sensor_streams._sources == {}
+    assert sensor_streams.source_for(spec, StreamsResource(), None) is made[3]
+
+
+def test_a_source_that_fails_a_tick_is_closed_and_the_next_tick_makes_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from assets.resources import LakeResource, StreamsResource
+    from sensors import streams as sensor_streams
+
+    made: list[_FakeSource] = []
+
+    def make(_streams: StreamsResource, cursor: str | None) -> _FakeSource:
+        made.append(_FakeSource(cursor, fail=not made))  # the first client finds it down
+        return made[-1]
+
+    monkeypatch.setattr(sensor_streams, "_sources", {})
+    spec = sensor_streams.StreamSpec("fake_sensor", make, (), "FAKE", "a fake stream")  # type: ignore[arg-type]
+    lake = LakeResource(uri=str(tmp_path / "lake"))
+    skipped = sensor_streams.tick(dg.build_sensor_context(), spec, lake, StreamsResource())
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == "fake://stream: broker is down"
+    assert made[0].closed and sensor_streams._sources == {}
+    ticked = sensor_streams.tick(dg.build_sensor_context(), spec, lake, StreamsResource())
+    assert isinstance(ticked, dg.SensorResult) and not ticked.run_requests
+    assert len(made) == 2 and not made[1].closed
+    assert sensor_streams._sources["fake_sensor"][1] is made[1]
