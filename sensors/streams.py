@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from resolvers.lake.writer import LakeWriter
 from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
 from resolvers.timeutil import isoformat, utcnow
 
-TICK_BUDGET_S = 8.0
+# No pump starts after this many seconds of a tick: the daemon ticks its sensors one after
+# another, so a busy stream holds the others back for at most this, its last pump (a pull of up
+# to 0.5 s, then landing) and the tick's bookkeeping
+TICK_BUDGET_S = 3.0
 FOLLOW_ENV = "ASSETLAKE_DRAIN_FOLLOW_SECONDS"
 DEFAULT_FOLLOW_S = 0.0  # drain once; deployments set a window (make dev: 120 s)
 # The sensor daemon loops every 5 s (back to back when its ticks take longer) and ticks a sensor
@@ -49,7 +53,10 @@ CONSUMERS = {  # consumer -> (default source, sources it resolves)
     "gcp_asset_feed": ("gcp_asset_feed", ["gcp_asset_feed"]),
     "gcp_audit_log": ("gcp_audit_log", ["gcp_audit_log"]),
 }
-_writers: dict[str, LakeWriter] = {}  # one per lake for the code server's life: warm indexes
+# one writer per lake for the code server's life (warm indexes), and the lock that serialises
+# its use when the daemon evaluates sensors on threads (`sensors: use_threads`)
+_writers: dict[str, tuple[LakeWriter, threading.Lock]] = {}
+_writers_lock = threading.Lock()
 # sensor -> (its settings and cursor, its source): kept open from tick to tick (see source_for)
 _sources: dict[str, tuple[str, StreamSource]] = {}
 
@@ -80,17 +87,20 @@ class StreamSpec:
     description: str
 
 
-def writer_for(lake: Lake) -> LakeWriter:
-    """The code server's writer of a lake (created, with the lake, on first use)."""
-    writer = _writers.get(lake.uri)
-    if writer is None:
-        writer = _writers[lake.uri] = LakeWriter(lake.create())
-    return writer
+def writer_for(lake: Lake) -> tuple[LakeWriter, threading.Lock]:
+    """The code server's writer of a lake (created, with the lake, on first use) and the lock
+    to hold while using it (ticks of different sensors run on different threads)."""
+    with _writers_lock:
+        kept = _writers.get(lake.uri)
+        if kept is None:
+            kept = _writers[lake.uri] = (LakeWriter(lake.create()), threading.Lock())
+        return kept
 
 
 def forget_writer(lake_uri: str) -> None:
     """Drop the cached writer of a lake (its folder was deleted or replaced)."""
-    _writers.pop(lake_uri, None)
+    with _writers_lock:
+        _writers.pop(lake_uri, None)
 
 
 def source_for(
@@ -131,7 +141,11 @@ def _close_sources() -> None:
 
 
 def pump_for(
-    writer: LakeWriter, source: StreamSource, budget_s: float, landed_by: str | None = None
+    writer: LakeWriter,
+    source: StreamSource,
+    budget_s: float,
+    landed_by: str | None = None,
+    lock: threading.Lock | None = None,
 ) -> list[PumpResult]:
     """Pump micro-batches until a pull finds nothing or the budget is spent.
 
@@ -143,7 +157,7 @@ def pump_for(
     deadline = time.monotonic() + budget_s
     results: list[PumpResult] = []
     while time.monotonic() < deadline:
-        result = pump(writer, source, LIMITS, landed_by=landed_by)
+        result = pump(writer, source, LIMITS, landed_by=landed_by, lock=lock)
         results.append(result)
         if result.empty:
             break
@@ -207,10 +221,11 @@ def tick(
     if source is None:
         return dg.SkipReason(f"{spec.name}: not configured (set {spec.setting})")
     try:
-        writer = writer_for(lake.get_lake())
+        writer, lock = writer_for(lake.get_lake())
         landed_by = f"{spec.name} tick {isoformat(utcnow())}"
-        results = pump_for(writer, source, TICK_BUDGET_S, landed_by)
-        requests = run_requests(writer, spec, cursor)
+        results = pump_for(writer, source, TICK_BUDGET_S, landed_by, lock)
+        with lock:
+            requests = run_requests(writer, spec, cursor)
     except AssetlakeError as exc:  # a source that is down, a lake that is not writable
         forget_source(spec.name)  # the next tick starts from a new client
         return dg.SkipReason(str(exc))
