@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,10 +52,9 @@ CONSUMERS = {  # consumer -> (default source, sources it resolves)
     "gcp_asset_feed": ("gcp_asset_feed", ["gcp_asset_feed"]),
     "gcp_audit_log": ("gcp_audit_log", ["gcp_audit_log"]),
 }
-# one writer per lake for the code server's life (warm indexes), and the lock that serialises
-# its use when the daemon evaluates sensors on threads (`sensors: use_threads`)
-_writers: dict[str, tuple[LakeWriter, threading.Lock]] = {}
-_writers_lock = threading.Lock()
+# one writer per lake for the code server's life (warm indexes); the daemon ticks its sensors one
+# after another (deploy/dagster.yaml), so one tick uses it at a time
+_writers: dict[str, LakeWriter] = {}
 # sensor -> (its settings and cursor, its source): kept open from tick to tick (see source_for)
 _sources: dict[str, tuple[str, StreamSource]] = {}
 
@@ -87,20 +85,17 @@ class StreamSpec:
     description: str
 
 
-def writer_for(lake: Lake) -> tuple[LakeWriter, threading.Lock]:
-    """The code server's writer of a lake (created, with the lake, on first use) and the lock
-    to hold while using it (ticks of different sensors run on different threads)."""
-    with _writers_lock:
-        kept = _writers.get(lake.uri)
-        if kept is None:
-            kept = _writers[lake.uri] = (LakeWriter(lake.create()), threading.Lock())
-        return kept
+def writer_for(lake: Lake) -> LakeWriter:
+    """The code server's writer of a lake (created, with the lake, on first use)."""
+    writer = _writers.get(lake.uri)
+    if writer is None:
+        writer = _writers[lake.uri] = LakeWriter(lake.create())
+    return writer
 
 
 def forget_writer(lake_uri: str) -> None:
     """Drop the cached writer of a lake (its folder was deleted or replaced)."""
-    with _writers_lock:
-        _writers.pop(lake_uri, None)
+    _writers.pop(lake_uri, None)
 
 
 def source_for(
@@ -141,23 +136,18 @@ def _close_sources() -> None:
 
 
 def pump_for(
-    writer: LakeWriter,
-    source: StreamSource,
-    budget_s: float,
-    landed_by: str | None = None,
-    lock: threading.Lock | None = None,
+    writer: LakeWriter, source: StreamSource, budget_s: float, landed_by: str | None = None
 ) -> list[PumpResult]:
     """Pump micro-batches until a pull finds nothing or the budget is spent.
 
     A batch is bounded in time (``LIMITS.max_seconds``), so a steady trickle keeps the tick
-    landing it every half second until the budget is spent, and the next tick follows at once
-    (the daemon's loop waits for its ticks): a record waits for a tick only when its stream
-    had gone quiet.
+    landing it every half second until the budget is spent; the daemon's next loop (5 s after
+    the last began, or at once if its ticks took longer) ticks the sensor again.
     """
     deadline = time.monotonic() + budget_s
     results: list[PumpResult] = []
     while time.monotonic() < deadline:
-        result = pump(writer, source, LIMITS, landed_by=landed_by, lock=lock)
+        result = pump(writer, source, LIMITS, landed_by=landed_by)
         results.append(result)
         if result.empty:
             break
@@ -221,11 +211,10 @@ def tick(
     if source is None:
         return dg.SkipReason(f"{spec.name}: not configured (set {spec.setting})")
     try:
-        writer, lock = writer_for(lake.get_lake())
+        writer = writer_for(lake.get_lake())
         landed_by = f"{spec.name} tick {isoformat(utcnow())}"
-        results = pump_for(writer, source, TICK_BUDGET_S, landed_by, lock)
-        with lock:
-            requests = run_requests(writer, spec, cursor)
+        results = pump_for(writer, source, TICK_BUDGET_S, landed_by)
+        requests = run_requests(writer, spec, cursor)
     except AssetlakeError as exc:  # a source that is down, a lake that is not writable
         forget_source(spec.name)  # the next tick starts from a new client
         return dg.SkipReason(str(exc))

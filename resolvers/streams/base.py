@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -136,11 +135,9 @@ def pump(
     limits: PullLimits | None = None,
     txn: StreamTxn | None = None,
     landed_by: str | None = None,
-    lock: AbstractContextManager[Any] | None = None,
 ) -> PumpResult:
     """Pull a micro-batch, land it in raw_events, then ack it: the body of every sensor tick
-    (``landed_by``: the tick, for the rows' lineage; ``lock``: held while landing, when threads
-    share the writer).
+    (``landed_by``: the tick, for the rows' lineage).
 
     An exception before the ack (landing failed, the lake is not writable) leaves every message
     for redelivery; the redelivered records land nothing twice.
@@ -150,10 +147,11 @@ def pump(
         return PumpResult(source_client.name, pull_s=batch.pull_s, cursor=_json(batch.cursor))
     started = time.perf_counter()
     lineage = Lineage(received_at=batch.received_at, landed_by=landed_by)
-    landed = None
-    if batch.records:
-        with lock or nullcontext():
-            landed = land(writer, batch.records, source_client.default_source, txn, lineage)
+    landed = (
+        land(writer, batch.records, source_client.default_source, txn, lineage)
+        if batch.records
+        else None
+    )
     land_s = time.perf_counter() - started
     started = time.perf_counter()
     acked = source_client.ack(batch)
