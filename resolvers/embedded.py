@@ -57,14 +57,7 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         """Terminate the whole process group, then kill whatever is left of it."""
-        if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=STOP_SECONDS)
-        _signal_group(self.process.pid, signal.SIGKILL)  # children that outlived the leader
+        stop_group(self.process)
 
     def wait_ready(self, timeout: float = STARTUP_SECONDS) -> None:
         """Return once the port accepts connections; ServiceError (with the log) otherwise."""
@@ -79,6 +72,43 @@ class EmbeddedServer:
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = STOP_SECONDS) -> None:
+    """Terminate the process group ``process`` leads and return once every member has exited,
+    killing what is left after ``timeout``.
+
+    Waiting for the leader alone is not enough: a member that outlives it (a Dagster run the
+    daemon launched, a JVM under gcloud) may still be writing into a folder the caller is about
+    to remove.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal_group(process.pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None and not group_alive(process.pid):
+                return
+            time.sleep(0.05)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies, which run nothing and
+    wait for a parent that may never reap them, do not count on Linux)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":
+                return True
+    return False
 
 
 def free_port() -> int:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from resolvers.embedded import embedded_services, port_open
+from resolvers.embedded import embedded_services, group_alive, port_open, stop_group
 
 pytestmark = pytest.mark.service
 
@@ -73,3 +75,28 @@ def test_an_error_or_sigterm_in_the_block_still_stops_the_services(tmp_path: Pat
         os.kill(os.getpid(), signal.SIGTERM)  # unwinds like Ctrl-C inside the block
     assert not port_open(port)
     assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
+
+
+def test_stopping_a_group_waits_for_members_that_outlive_their_leader(tmp_path: Path) -> None:
+    # the leader dies on SIGTERM at once; its child (like a run the Dagster daemon launched)
+    # takes a second to finish writing, and whoever removes the folder next must wait for it
+    done = tmp_path / "done"
+    child = f'trap "sleep 1; touch {done}; exit 0" TERM; while :; do sleep 0.1; done'
+    leader = subprocess.Popen(["bash", "-c", f"bash -c '{child}' & wait"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while "sleep" not in _group_commands(leader.pid):  # the child's loop has started
+        assert time.monotonic() < deadline
+    stop_group(leader, timeout=10)
+    assert done.exists() and not group_alive(leader.pid)
+
+
+def _group_commands(pgid: int) -> str:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(rest.split()[2]) == pgid:
+            found.append(name)
+    return " ".join(found)

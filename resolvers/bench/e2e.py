@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from resolvers.embedded import free_port, launch, launch_pubsub
+from resolvers.embedded import free_port, launch, launch_pubsub, stop_group
 from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
@@ -124,14 +123,10 @@ def _daemon(
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
+    """Stop the daemon and everything it started (its code server, the runs it launched and
+    their resolver workers: one process group), and wait for all of them: a drain run that
+    outlived the daemon kept writing into the lake the bench was removing."""
+    stop_group(process, timeout=20)
 
 
 def _versions(lake: Lake, kind: str) -> pl.DataFrame:
