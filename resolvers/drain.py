@@ -137,6 +137,9 @@ def _landed_up_to(writer: LakeWriter, end: int) -> pl.DataFrame:
 
 
 def _record(payload: str, event_id: str) -> Record:
+    if payload[:1] not in ('"', "") and not payload[:1].isspace():
+        # not a JSON string: parsed where it is resolved (see Record.of_text)
+        return Record.of_text(payload, f"raw_events:{event_id}")
     value = orjson.loads(payload)
     if isinstance(value, str) and fallback_id(value) == event_id:
         # a record that was not JSON is landed as a JSON string of its text, under the id of

@@ -28,6 +28,14 @@ from resolvers.guard import BOM, dumps, parse, quarantine_times, too_deep, unrea
 from resolvers.model import RawRecord, ResolvedBatch, Unresolved
 
 
+class _Deferred:
+    def __repr__(self) -> str:
+        return "DEFERRED"
+
+
+DEFERRED: Any = _Deferred()  # a Record's value not parsed yet (see Record.of_text)
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One received record: its text as received, and the parsed JSON (None if it is not)."""
@@ -35,6 +43,21 @@ class Record:
     payload: str
     value: Any
     origin: str  # file:line, queue message id, ... (for error details)
+
+    @classmethod
+    def of_text(cls, payload: str, origin: str) -> Record:
+        """A record to be parsed where it is resolved: a batch that a resolver process
+        (resolvers/resolve_pool.py) resolves is sent there as text anyway, so parsing it here
+        too would cost the committing process a second parse of every record. Only
+        :func:`resolve_record` and what calls it (``resolve_all``, ``ingest_records``) take
+        such a record; :meth:`parsed` gives the ordinary one."""
+        return cls(payload, DEFERRED, origin)
+
+    def parsed(self) -> Record:
+        """This record with its value parsed (itself if it was)."""
+        if self.value is DEFERRED:
+            return Record(self.payload, parse_json(self.payload), self.origin)
+        return self
 
 
 def source_of(value: Any) -> str | None:
@@ -77,7 +100,7 @@ def resolve_record(
     failing the batch). ``raw_only``: what landing needs, the raw row (and the reason of a
     record that is not readable) without resolving changes: the same raw row, cheaper.
     """
-    record = _guarded(record)
+    record = _guarded(record.parsed())
     payload, value = redact_record(record.payload, record.value, salt)
     if payload is not record.payload:
         record = replace(record, payload=payload, value=value)

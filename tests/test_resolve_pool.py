@@ -13,9 +13,10 @@ import orjson
 import pytest
 
 from resolvers import resolve_pool
-from resolvers.ingest import ingest_files
+from resolvers.ingest import Record, dominant_source, ingest_files, ingest_records, read_file
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import SALT_ENV, Lake
+from resolvers.lake.writer import LakeWriter
 from resolvers.resolve_pool import ordered_map
 
 # when and by what a row was loaded (and so which batch and commit): not what it says
@@ -100,6 +101,30 @@ def test_ingest_in_workers_gives_the_lake_resolving_inline_gives(
     }
     assert len(inline["raw_events"]) == 555
     assert in_workers == inline
+
+
+def test_records_parsed_where_they_are_resolved_land_as_parsed_ones_do(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a drain hands over its records unparsed (Record.of_text); inline and in a worker they
+    # must resolve to the rows of the same records parsed beforehand, not-JSON lines included
+    parsed = read_file(_mixed_file(corpus, tmp_path))
+    deferred = [Record.of_text(record.payload, record.origin) for record in parsed]
+    assert sum(record.value is None for record in parsed) == 2  # "not json", '{"half": '
+    monkeypatch.setenv(SALT_ENV, "one salt for every lake")
+    contents = {}
+    for name, records, workers in (
+        ("parsed", parsed, "0"), ("deferred-inline", deferred, "0"),
+        ("deferred-workers", deferred, "1"),
+    ):  # fmt: skip
+        monkeypatch.setenv(resolve_pool.WORKERS_ENV, workers)
+        lake = Lake(str(tmp_path / name)).create()
+        ingest_records(LakeWriter(lake), records, dominant_source(parsed), batch_size=50)
+        contents[name] = _contents(lake)
+    assert len(contents["parsed"]["raw_events"]) == 555
+    assert len(contents["parsed"]["unresolved_events"]) > 0
+    assert contents["deferred-inline"] == contents["parsed"]
+    assert contents["deferred-workers"] == contents["parsed"]
 
 
 def _use_workers() -> None:
