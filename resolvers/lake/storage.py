@@ -83,6 +83,18 @@ def _configured_region() -> str | None:
 # What s3fs and botocore raise when S3 cannot be reached: no credentials, access denied, no
 # connection to the endpoint. A missing key is FileNotFoundError and is handled where it occurs.
 S3_FAILURES = (PermissionError, BotoCoreError, ClientError)
+# deltalake 1.6 keeps the file actions of every commit a loaded table has been brought forward
+# over (update_incremental, or its own appends) as one more piece of its snapshot, and walks
+# them all on each commit: a table object that followed 400 commits took 35 ms of CPU to append
+# 10 rows, against 7 ms freshly loaded. A table is loaded afresh (from its latest checkpoint)
+# once it has moved this many versions past its load, so a long-running writer's commits stay
+# at the cost of a new one's.
+RELOAD_AFTER_VERSIONS = 32
+# Table properties of every table the lake creates. A checkpoint every 20 commits (Delta's
+# default is 100) keeps what a load or an update replays short: with the reloads above, a
+# writer's commit cost stayed flat over 160 batches (116 -> 120 ms) where it grew (107 -> 134
+# ms) with the default. A checkpoint costs a write of the table's file list every 20 commits.
+TABLE_PROPERTIES = {"delta.checkpointInterval": "20"}
 
 
 class Lake:
@@ -94,6 +106,7 @@ class Lake:
         self.uri = raw.rstrip("/") if self.is_s3 else str(Path(raw).expanduser().resolve())
         self.storage_options: dict[str, str] | None = s3_storage_options() if self.is_s3 else None
         self._tables: dict[str, DeltaTable] = {}
+        self._loaded_at: dict[str, int] = {}  # the version each cached table was loaded at
 
     def __repr__(self) -> str:
         return f"Lake({self.uri!r})"
@@ -218,7 +231,7 @@ class Lake:
                 partition_by=list(spec.partition_by) or None,
                 name=spec.name,
                 description=spec.description,
-                configuration=dict(spec.configuration) or None,
+                configuration={**TABLE_PROPERTIES, **dict(spec.configuration)},
                 storage_options=self.storage_options,
                 mode="ignore",
             )
@@ -253,6 +266,10 @@ class Lake:
         if name not in TABLES_BY_NAME:
             raise LakeError(f"no table named {name!r}")
         cached = self._tables.get(name)
+        if cached is not None and fresh:
+            cached.update_incremental()
+            if cached.version() - self._loaded_at[name] >= RELOAD_AFTER_VERSIONS:
+                cached = None
         if cached is None:
             _ = self.marker
             try:
@@ -260,8 +277,7 @@ class Lake:
             except TableNotFoundError as exc:
                 raise LakeError(f"{self.table_uri(name)}: table missing from the lake") from exc
             self._tables[name] = cached
-        elif fresh:
-            cached.update_incremental()
+            self._loaded_at[name] = cached.version()
         return cached
 
     def scan(self, name: str, fresh: bool = True) -> pl.LazyFrame:
