@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WORKERS_ENV = "ASSETLAKE_RESOLVE_WORKERS"
 MAX_DEFAULT_WORKERS = 4
+PARENT_CHECK_SECONDS = 1.0
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -75,7 +77,9 @@ def _start(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_workers
     shutdown()
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_end_with_parent, initargs=(os.getpid(),)
+    )
     # A process started by multiprocessing (a Dagster step, a bench lane) joins its children
     # when it ends, before the interpreter's own exit handlers would stop the workers: idle
     # workers would then be waited for for ever. Stop them first, before the pool's own
@@ -83,6 +87,19 @@ def _start(workers: int) -> ProcessPoolExecutor:
     util.Finalize(pool, pool.shutdown, kwargs={"cancel_futures": True}, exitpriority=100)
     _pool, _pool_workers = pool, workers
     return pool
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a worker: end when the process that started it is gone. A worker waits on a queue
+    whose pipe it holds both ends of, so a parent killed outright (SIGKILL, the OOM killer, a
+    Dagster run terminated) would leave it waiting for ever, an idle orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="assetlake-parent-watch", daemon=True).start()
 
 
 def workers_peak_rss_mb() -> float:

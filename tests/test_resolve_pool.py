@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,36 @@ def test_a_forked_child_starts_workers_of_its_own() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _start_workers_then_die(pids: Any) -> None:
+    assert list(ordered_map(abs, [-1, -2, -3], workers=1)) == [1, 2, 3]
+    pids.put(list(resolve_pool._pool._processes))  # type: ignore[union-attr]
+    pids.close()
+    pids.join_thread()  # the pids are sent before the end
+    os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind
+
+
+def test_workers_end_when_their_parent_is_killed() -> None:
+    context = multiprocessing.get_context("spawn")
+    pids = context.Queue()
+    parent = context.Process(target=_start_workers_then_die, args=(pids,))
+    parent.start()
+    workers = pids.get(timeout=60)
+    parent.join(timeout=60)
+    assert parent.exitcode == -signal.SIGKILL and workers
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    orphans = [pid for pid in workers if _running(pid)]
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
+    assert not orphans, f"resolver workers {orphans} outlived their parent"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
