@@ -111,3 +111,26 @@ def test_logs_hold_one_row_per_version(history_lake: Lake, versions: pl.DataFram
         assert history_lake.scan(name).select(pl.len()).collect().item() == versions.height
     ids = versions.select(pl.col("change_event_ids").list.first()).to_series()
     assert ids.n_unique() == versions.height and ids.str.starts_with("cai-").all()
+
+
+def test_the_e2e_bench_watches_the_lake_by_its_file_statistics(tmp_path: Path) -> None:
+    import time
+
+    from resolvers.bench.e2e import _message, _stored_rows, _wait_for
+    from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
+    from resolvers.ingest import ingest_records
+    from resolvers.lake.writer import LakeWriter
+
+    lake = Lake(str(tmp_path / "lake"))
+    assert _stored_rows(lake) == 0  # no lake yet: nothing committed, not a failure
+    writer = LakeWriter(lake.create())
+    assert _stored_rows(lake) == 0
+    records = [Record.of_text(_message(i, "burst").decode(), f"t{i}") for i in range(30)]
+    ingest_records(writer, records, ASSET_FEED, batch_size=10)
+    assert _stored_rows(lake) == 30  # every bench message is a new asset: one tail row each
+    assert _wait_for(lake, "burst", 30, 30, time.monotonic() + 10).height == 30
+    writer.fold()
+    assert _stored_rows(lake) == 30
+    started = time.monotonic()  # a count not reached yet waits, then gives what there is
+    assert _wait_for(lake, "burst", 31, 31, started + 1.5).height == 30
+    assert time.monotonic() - started >= 1.5
