@@ -33,7 +33,6 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from resolvers.embedded import free_port, launch, launch_pubsub, stop_group
 from resolvers.errors import LakeError
@@ -154,7 +153,7 @@ def _stored_rows(lake: Lake) -> int:
     try:
         for name in ("asset_versions", "asset_versions_tail"):
             actions = pa.table(lake.table(name).get_add_actions(flatten=True))
-            total += pc.sum(actions.column("num_records")).as_py() or 0
+            total += sum(count or 0 for count in actions.column("num_records").to_pylist())
     except LakeError:  # no lake yet, or the daemon is between its marker and its last table
         return 0
     return total
