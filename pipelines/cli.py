@@ -323,6 +323,11 @@ def bench(
         result["scan_api_calls_per_asset"] = scan["scan_api_calls_per_asset"]
         result["event_api_calls_per_change"] = describes["event_api_calls_per_change"]
         result.setdefault("detail", {})["scan"] = {**scan, **describes}
+    from resolvers.bench.resolve import bench_figures  # CloudTrail records, offline
+
+    resolved = bench_figures(tiny)
+    result.setdefault("detail", {})["resolve"] = resolved.pop("detail")
+    result.update(resolved)
     if e2e:
         import tempfile
 

@@ -58,6 +58,10 @@ def test_bench_json_has_every_figure(tmp_path: Path) -> None:
     assert all(figures["machine"][key] for key in MACHINE)
     assert figures["params"]["live"] == 2_000 and figures["params"]["history"] == 10_000
     assert list(tmp_path.iterdir()) == []  # the temporary lakes are gone
+    resolved = figures["detail"]["resolve"]  # the resolver, on the corpus (issue 3's figure)
+    assert resolved["records"] > 1000 and figures["resolve_records_per_s"] > 0
+    ratio = figures["resolve_records_per_s"] / figures["parse_records_per_s"]
+    assert figures["resolve_vs_parse"] == pytest.approx(ratio, rel=1e-3)
 
 
 def test_history_chains_are_exact_scd2(versions: pl.DataFrame) -> None:

@@ -87,3 +87,17 @@ def _resolve_parsed(parsed: Sequence[tuple[bytes, Any]]) -> None:
 def measure_corpus(corpus: Path, rounds: int = 7, replay: int = 3) -> dict[str, Any]:
     """:func:`measure_resolve` over the corpus folder's CloudTrail and EventBridge files."""
     return measure_resolve(corpus_lines(corpus), rounds, replay)
+
+
+def bench_figures(tiny: bool = False) -> dict[str, Any]:
+    """What ``assetlake bench`` reports of the resolver: the headline figures, and under
+    ``detail`` the whole measurement, or why it was not taken (the corpus is not shipped with
+    assetlake: ``$ASSETLAKE_CORPUS``, else ``../shared/corpus`` beside the repository)."""
+    from resolvers.demo import CORPUS_ENV, corpus_dir
+
+    corpus = corpus_dir()
+    if not corpus.is_dir():
+        return {"detail": f"not measured: no corpus at {corpus} (set {CORPUS_ENV})"}
+    figures = measure_corpus(corpus, rounds=1 if tiny else 7, replay=1 if tiny else 3)
+    headline = ("resolve_records_per_s", "parse_records_per_s", "resolve_vs_parse")
+    return {**{name: figures[name] for name in headline}, "detail": figures}
