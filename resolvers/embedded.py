@@ -100,15 +100,29 @@ def group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
+    if not Path("/proc/self/stat").exists():
         return True
-    for stat in proc.glob("[0-9]*/stat"):
+    return any(p.group == pgid and p.state != "Z" for p in processes().values())
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """One process as /proc/PID/stat tells it."""
+
+    command: str
+    state: str  # R, S, D, Z...
+    group: int  # process group
+
+
+def processes() -> dict[int, ProcessInfo]:
+    """Every process of the machine by pid (Linux; empty elsewhere)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-            if int(group) == pgid and state != "Z":
-                return True
-    return False
+            head, tail = stat.read_text().rsplit(")", 1)
+            state, _ppid, group = tail.split()[:3]
+            found[int(stat.parent.name)] = ProcessInfo(head.split(" (", 1)[1], state, int(group))
+    return found
 
 
 def free_port() -> int:

@@ -16,7 +16,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from google.pubsub_v1.services.publisher.transports import PublisherGrpcTranspor
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from resolvers.canonical import redact_record
+from resolvers.embedded import free_port, port_open, stop_group
 from resolvers.ingest import Record, record_hash
 from resolvers.lake.storage import Lake
 
@@ -56,34 +56,9 @@ class Server:
     log: Path
 
     def stop(self) -> None:
-        """Terminate the whole process group (the emulator runs java under gcloud)."""
-        if self.process.poll() is None:
-            _signal_group(self.process, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        _signal_group(self.process, signal.SIGKILL)  # children that outlived their parent
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        """Terminate the whole process group (the emulator runs java under gcloud) and wait
+        for every member of it, not only its leader."""
+        stop_group(self.process, timeout=10)
 
 
 def start_server(name: str, argv: list[str], port: int, address: str, folder: Path) -> Server:

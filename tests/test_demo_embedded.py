@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from resolvers.embedded import embedded_services, group_alive, port_open, stop_group
+from resolvers.embedded import (
+    embedded_services,
+    group_alive,
+    port_open,
+    processes,
+    stop_group,
+)
 
 pytestmark = pytest.mark.service
 
@@ -91,12 +97,4 @@ def test_stopping_a_group_waits_for_members_that_outlive_their_leader(tmp_path: 
 
 
 def _group_commands(pgid: int) -> str:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
-        except (OSError, IndexError, ValueError):
-            continue
-        if int(rest.split()[2]) == pgid:
-            found.append(name)
-    return " ".join(found)
+    return " ".join(p.command for p in processes().values() if p.group == pgid)

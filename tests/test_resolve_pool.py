@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from resolvers import resolve_pool
+from resolvers.embedded import processes
 from resolvers.ingest import Record, dominant_source, ingest_files, ingest_records, read_file
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import SALT_ENV, Lake
@@ -185,8 +186,5 @@ def test_workers_end_when_their_parent_is_killed() -> None:
 
 
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    found = processes().get(pid)
+    return found is not None and found.state != "Z"

@@ -32,12 +32,12 @@ from typing import Any
 
 import orjson
 import polars as pl
-import pyarrow as pa
 
 from resolvers.embedded import free_port, launch, launch_pubsub, stop_group
 from resolvers.errors import LakeError
 from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
+from resolvers.lake.maintenance import active_files
 from resolvers.lake.storage import Lake
 from resolvers.streams.base import PullLimits
 from resolvers.timeutil import isoformat, utcnow
@@ -152,8 +152,7 @@ def _stored_rows(lake: Lake) -> int:
     total = 0
     try:
         for name in ("asset_versions", "asset_versions_tail"):
-            actions = pa.table(lake.table(name).get_add_actions(flatten=True))
-            total += sum(count or 0 for count in actions.column("num_records").to_pylist())
+            total += int(active_files(lake.table(name)).get_column("num_records").sum() or 0)
     except LakeError:  # no lake yet, or the daemon is between its marker and its last table
         return 0
     return total
