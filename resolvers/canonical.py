@@ -325,17 +325,62 @@ if set(_STEMS) - {s for stems in _STEMS_OF_WORD.values() for s in stems}:
     raise AssertionError("a secret stem outside every word of _WORDS: add its word")
 
 
-def _stems_in(payload: str) -> tuple[str, ...]:
-    """The stems a record's text holds (a ``\\u`` escape may spell a key, "pass\\u0077ord":
-    such a record is checked for every one)."""
-    if "\\u" in payload:
-        return _STEMS
-    lowered = payload.lower()
+def _stems_in(lowered: str) -> tuple[str, ...]:
+    """The stems a record's lowercased text holds."""
     found: list[str] = []
     for word, stems in _STEMS_OF_WORD.items():
         if word in lowered:
             found.extend(stem for stem in stems if stem in lowered)
     return tuple(found)
+
+
+_AFTER_KEY = re.compile(r"[ \t\n\r]*:[ \t\n\r]*(.)", re.DOTALL)  # a key's colon, its value's start
+
+
+def _held_in_text(payload: str, lowered: str, stems: tuple[str, ...]) -> bool | None:
+    """Whether a record's JSON text holds a member :func:`redact` may replace under a key with
+    one of ``stems`` (``lowered``: the text lowercased), read off the text where each stem
+    occurs, whatever the spacing: no need to serialise the record again. None when an escaped
+    quote next to a stem makes the text ambiguous (the caller then looks at the compact JSON).
+
+    In JSON text every quote inside a string is escaped, so the nearest quotes around an
+    occurrence, when neither is escaped, bound the string it is in; a string followed by a
+    colon is a key.
+    """
+    if len(lowered) != len(payload):  # a letter whose lowercase is longer: positions differ
+        return None
+    for stem in stems:
+        position = lowered.find(stem)
+        while position >= 0:
+            start = payload.rfind('"', 0, position)
+            end = payload.find('"', position + len(stem))
+            if start < 0 or end < 0 or payload[start - 1] == "\\" or payload[end - 1] == "\\":
+                return None
+            after = _AFTER_KEY.match(payload, end + 1)
+            if after is not None and _secret_member(payload[start + 1 : end], after.group(1)):
+                return True
+            position = lowered.find(stem, end + 1)
+    return False
+
+
+def _secret_member(key: str, starts: str) -> bool:
+    """Whether the member ``key`` whose value starts with ``starts`` may hold a secret."""
+    return (
+        key in REDACTED_KEYS
+        or (starts == "{" and key in REDACTED_MAPS)
+        or (starts == "[" and key in REDACTED_NAME_VALUE_LISTS)
+        or (starts == '"' and key.lower().endswith(PASSWORD_SUFFIX))
+    )
+
+
+def _held_in_json(value: Any, stems: tuple[str, ...]) -> bool:
+    """:func:`_held_in_text` read off the compact JSON of ``value`` (a value orjson cannot
+    serialise is taken to hold a secret: the caller redacts and compares, which is exact)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return True
+    return _secret_member_in(text, stems)
 
 
 def _secret_member_in(text: bytes, stems: tuple[str, ...]) -> bool:
@@ -355,14 +400,20 @@ def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
     secret (a session token in an AssumeRole answer, user data, a password) is its redacted
     JSON, in its own key order. Redacting an already redacted record changes nothing.
     """
-    stems = () if value is None else _stems_in(payload)
-    if not stems:
+    if value is None:
         return payload, value
-    try:  # the names matched may be labels ("env": "prod") or longer names: look at its members
-        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except orjson.JSONEncodeError:
-        text = None
-    if text is not None and not _secret_member_in(text, stems):
+    if "\\u" in payload:  # an escape may spell a key ("pass\\u0077ord"): look for every stem
+        held = _held_in_json(value, _STEMS)
+    else:
+        lowered = payload.lower()
+        stems = _stems_in(lowered)
+        if not stems:
+            return payload, value
+        # the names matched may be labels ("env": "prod") or longer names: look at the members
+        held = _held_in_text(payload, lowered, stems)
+        if held is None:
+            held = _held_in_json(value, stems)
+    if not held:
         return payload, value
     redacted = redact(value, salt)
     if redacted == value:
