@@ -152,3 +152,52 @@ def test_a_broker_that_is_down_or_a_missing_stream_is_one_clear_line(nats_url: s
         pytest.raises(StreamUnavailable, match="not found"),
     ):
         missing.pull(PullLimits())
+
+
+def _consumer(url: str, stream: str, durable: str, **config: object) -> tuple[int, int]:
+    """Create ``durable`` with ``config`` (JetStream's own names: nats-py's ConsumerConfig has
+    no max_batch) if given; its (pending, ack pending) counts."""
+
+    async def run() -> tuple[int, int]:
+        client = await nats.connect(url)
+        try:
+            if config:
+                request = {"stream_name": stream, "config": {"durable_name": durable, **config}}
+                subject = f"$JS.API.CONSUMER.CREATE.{stream}.{durable}"
+                await client.request(subject, orjson.dumps(request), timeout=5)
+            info = await client.jetstream().consumer_info(stream, durable)
+            return info.num_pending or 0, info.num_ack_pending or 0
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def test_pulls_take_every_message_once_in_bounded_batches(nats_url: str, corpus: Path) -> None:
+    values = corpus_lines(corpus, INVICTUS, 2500)
+    stream, subject = _names("batches")
+    with JetStreamPublisher(nats_url, stream, subject) as publisher:
+        assert publisher.publish(_records(values)).stored == len(values)
+    seen: list[str] = []
+    with NatsSource(nats_url, stream, subject, "lake", wait_seconds=0.2) as source:
+        sizes = []
+        for _ in range(5):
+            batch = source.pull(PullLimits(max_records=900))
+            sizes.append(len(batch.records))
+            seen.extend(record.payload for record in batch.records)
+            assert source.ack(batch) == len(batch.records)
+    assert sizes == [900, 900, 700, 0, 0]
+    assert seen == [orjson.dumps(v).decode() for v in values]  # in stream order, none twice
+    assert _consumer(nats_url, stream, "lake") == (0, 0)  # every one delivered and acked
+
+
+def test_a_pull_the_consumer_refuses_is_one_clear_line(nats_url: str, corpus: Path) -> None:
+    stream, subject = _names("refused")
+    with JetStreamPublisher(nats_url, stream, subject) as publisher:
+        publisher.publish(_records(corpus_lines(corpus, STRATUS, 5)))
+    _consumer(nats_url, stream, "small", max_batch=10, ack_policy="explicit")
+    with (
+        NatsSource(nats_url, stream, subject, "small", wait_seconds=0.2) as source,
+        pytest.raises(StreamUnavailable, match="refused a pull: Exceeded MaxRequestBatch"),
+    ):
+        source.pull(PullLimits(max_records=100))
