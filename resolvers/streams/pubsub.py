@@ -89,7 +89,9 @@ class PubSubSource:
             response = self.subscriber.pull(request=request, timeout=timeout, retry=None)
         except DeadlineExceeded:  # nothing arrived while we waited
             return []
-        return list(response.received_messages)
+        # the protobuf messages themselves: proto-plus wraps every field read (5 a message) in
+        # a marshal, 30 us a message under the profiler against 2 for the whole message here
+        return list(type(response).pb(response).received_messages)
 
     def ack(self, batch: PulledBatch) -> int:
         """Acknowledge the batch's messages; returns how many."""
