@@ -67,6 +67,17 @@ class StreamsResource(dg.ConfigurableResource):
     aws_endpoint_url: str = ""
     pubsub_emulator_host: str = ""
 
+    def configured(self) -> int:
+        """How many streams are configured (their sensors share each daemon loop)."""
+        settings = (
+            self.sqs_queue_url,
+            self.s3_log_bucket,
+            self.asset_feed_subscription,
+            self.audit_log_subscription,
+            self.nats_url,
+        )
+        return sum(1 for setting in settings if setting)
+
     def sqs(self) -> StreamSource | None:
         """EventBridge CloudTrail events (and S3 log notifications) on an SQS queue."""
         if not self.sqs_queue_url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import time
 from pathlib import Path
 
 import orjson
@@ -101,7 +102,7 @@ def test_an_unavailable_source_is_one_line() -> None:
 
 
 class _FakeSource:
-    name, default_source = "fake://stream", "aws_cloudtrail"
+    name, default_source, long_polls = "fake://stream", "aws_cloudtrail", False
 
     def __init__(self, cursor: str | None, fail: bool = False) -> None:
         self.cursor, self.fail, self.closed = cursor, fail, False
@@ -170,3 +171,55 @@ def test_a_source_that_fails_a_tick_is_closed_and_the_next_tick_makes_a_new_one(
     assert isinstance(ticked, dg.SensorResult) and not ticked.run_requests
     assert len(made) == 2 and not made[1].closed
     assert sensor_streams._sources["fake_sensor"][1] is made[1]
+
+
+class _ScriptedSource:
+    """Pulls that return the scripted record counts in turn (then nothing), each empty one
+    after waiting as a long poll would when ``long_polls``."""
+
+    name, default_source = "scripted://stream", "aws_cloudtrail"
+
+    def __init__(self, counts: list[int], long_polls: bool) -> None:
+        self.counts, self.long_polls, self.pulls, self.acked = list(counts), long_polls, 0, 0
+
+    def pull(self, limits: PullLimits) -> PulledBatch:
+        self.pulls += 1
+        batch = PulledBatch(self.name)
+        count = self.counts.pop(0) if self.counts else 0
+        for index in range(count):
+            body = orjson.dumps({"unknown": f"{self.long_polls} {self.pulls}-{index}"})
+            batch.add([record_of(body, f"{self.name}#{self.pulls}-{index}", limits)], index)
+        if not count and self.long_polls:
+            time.sleep(0.05)  # the broker held the pull
+        return batch
+
+    def ack(self, batch: PulledBatch) -> int:
+        self.acked += len(batch.handles)
+        return len(batch.handles)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_tick_keeps_pulling_a_long_polling_source_until_its_budget(lake: Lake) -> None:
+    from sensors.streams import pump_for
+
+    waiting = _ScriptedSource([3, 0, 0, 2, 0], long_polls=True)
+    results = pump_for(LakeWriter(lake), waiting, budget_s=0.6)
+    assert sum(r.landed for r in results) == waiting.acked == 5  # the records after the gap too
+    assert waiting.pulls > 5  # and it went on pulling until the budget was spent
+    listing = _ScriptedSource([3, 0, 2], long_polls=False)
+    results = pump_for(LakeWriter(lake), listing, budget_s=5.0)
+    assert (listing.pulls, sum(r.landed for r in results)) == (2, 3)  # an empty listing ends it
+
+
+def test_the_configured_streams_share_the_daemon_loop() -> None:
+    from assets.resources import StreamsResource
+    from sensors.streams import MIN_TICK_BUDGET_S, TICK_BUDGET_S, tick_budget
+
+    assert StreamsResource().configured() == 0
+    both = StreamsResource(nats_url="nats://127.0.0.1:4222", sqs_queue_url="http://q")
+    assert both.configured() == 2
+    assert tick_budget(0) == tick_budget(1) == TICK_BUDGET_S
+    assert tick_budget(2) == TICK_BUDGET_S / 2
+    assert tick_budget(5) == MIN_TICK_BUDGET_S  # five streams: a loop takes a little longer

@@ -92,6 +92,9 @@ class StreamSource(Protocol):
 
     name: str  # e.g. sqs://QUEUE_URL: used in errors and skip reasons
     default_source: str  # the raw_events source of records of unknown shape
+    # whether an empty pull waited for messages (a long poll) rather than returning at once, so
+    # that a sensor tick may keep pulling until its budget is spent (an S3 listing does not)
+    long_polls: bool
 
     def pull(self, limits: PullLimits) -> PulledBatch:
         """A bounded micro-batch; nothing is deleted or acked."""

@@ -235,6 +235,7 @@ class NatsSource(_Client):
         self.ack_wait = ack_wait  # unacked messages are redelivered after this
         self.wait_seconds = wait_seconds  # how long a fetch waits when nothing is there
         self.default_source = default_source
+        self.long_polls = True  # a pull waits up to wait_seconds for a first message
         self._deliveries: _Deliveries | None = None
 
     def _reset(self) -> None:
@@ -299,7 +300,9 @@ class NatsSource(_Client):
             await deliveries.wait(timeout)
         if not deliveries.messages:  # nothing waiting: linger until something comes
             expires = int(timeout * 1_000_000_000)
-            deliveries.expect(wanted)
+            # return with the first message: what else this request brings stays collected
+            # for the next fetch, which asks for the rest at once and waits only briefly
+            deliveries.expect(1)
             await self._request(deliveries, {"batch": wanted, "expires": expires})
             await deliveries.wait(timeout + EXPIRY_GRACE_SECONDS)
         if deliveries.conflict and not deliveries.messages:

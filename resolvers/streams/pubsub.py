@@ -33,6 +33,10 @@ from resolvers.streams.base import (
 SUBSCRIPTION = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
 MAX_PULL = 1000  # messages asked for per pull (the emulator returns at most 100)
 MAX_ACK = 1000  # ack ids per acknowledge request (the API takes up to 2,500)
+FOLLOW_UP_SECONDS = 0.1  # how long a pull after one that returned messages waits for more
+# an empty answer may come before the pull's timeout (the emulator often answers at once): the
+# pull asks again, at most this often, until its wait is spent
+EMPTY_PULL_PAUSE_SECONDS = 0.05
 
 
 class PubSubSource:
@@ -57,6 +61,7 @@ class PubSubSource:
         self.emulator_host = emulator_host
         self.wait_seconds = wait_seconds  # how long an empty pull may wait for messages
         self.ack_timeout = ack_timeout
+        self.long_polls = True  # a pull waits up to wait_seconds for a first message
         self._subscriber: Any = None
 
     @property
@@ -70,18 +75,31 @@ class PubSubSource:
         """Synchronous pulls until the subscription is empty or a limit is reached."""
         batch = PulledBatch(self.name)
         deadline = deadline_of(limits, batch.started)
+        wait = self.wait_seconds
         with gcp_errors(self.name):
             while not batch.full(limits, deadline):
                 wanted = min(MAX_PULL, limits.max_records - len(batch.records))
-                timeout = max(0.1, min(self.wait_seconds, deadline - time.monotonic()))
-                received = self._pull(wanted, timeout)
+                timeout = max(0.1, min(wait, deadline - time.monotonic()))
+                received = self._pull_within(wanted, timeout)
                 if not received:
                     break
                 for item in received:
                     origin = f"{self.name}#{item.message.message_id}"
                     batch.add([record_of(item.message.data, origin, limits)], item.ack_id)
+                wait = FOLLOW_UP_SECONDS  # the batch lands once the stream pauses
         batch.pull_s = time.monotonic() - batch.started
         return batch
+
+    def _pull_within(self, wanted: int, timeout: float) -> list[Any]:
+        """Messages, as soon as some come within ``timeout`` (none: the wait was spent)."""
+        until = time.monotonic() + timeout
+        while True:
+            asked = time.monotonic()
+            received = self._pull(wanted, max(0.05, until - asked))
+            left = until - time.monotonic()
+            if received or left <= 0:
+                return received
+            time.sleep(min(left, max(0.0, EMPTY_PULL_PAUSE_SECONDS - (time.monotonic() - asked))))
 
     def _pull(self, wanted: int, timeout: float) -> list[Any]:
         request = {"subscription": self.subscription, "max_messages": wanted}

@@ -109,6 +109,7 @@ class S3LogSource:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.name = f"s3://{bucket}/{self.prefix}AWSLogs/"
         self.default_source = default_source
+        self.long_polls = False  # a listing returns at once: a tick stops at an empty one
         self.cursor = cursor if isinstance(cursor, S3LogsCursor) else S3LogsCursor.from_json(cursor)
         self.endpoint_url = endpoint_url
         self.region = region

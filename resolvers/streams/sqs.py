@@ -70,6 +70,7 @@ class SqsSource:
         self.region = region
         self.visibility_timeout = visibility_timeout
         self.wait_seconds = wait_seconds  # long polling of the first receive of a pull (0: off)
+        self.long_polls = wait_seconds > 0
         self._clients: dict[str, Any] = {}
 
     def _client(self, service: str) -> Any:

@@ -36,6 +36,7 @@ class Announcing:
         self.source = source
         self.name = source.name
         self.default_source = source.default_source
+        self.long_polls = source.long_polls
 
     def pull(self, limits: PullLimits) -> PulledBatch:
         """The wrapped source's batch, announced."""
