@@ -15,7 +15,7 @@ from assets.resources import LakeResource
 from resolvers.aws.describe import OfflineDescriber
 from resolvers.aws.types.describer import online_describer
 from resolvers.compliance.evaluate import EvaluationResult, evaluate
-from resolvers.drain import DrainResult, drain
+from resolvers.drain import DRAIN_BATCH_SIZE, DrainResult, drain
 from resolvers.errors import AssetlakeError
 from resolvers.lake.checks import chain_violations
 from resolvers.lake.writer import LakeWriter
@@ -38,7 +38,7 @@ class DrainConfig(dg.Config):
     consumer: str = Field(description="Whose watermark: one per raw_events source.")
     default_source: str = Field(description="The raw_events source of records of unknown shape.")
     sources: list[str] = Field(description="The raw_events sources this consumer resolves.")
-    batch_size: int = Field(default=1000, gt=0, description="Records per commit.")
+    batch_size: int = Field(default=DRAIN_BATCH_SIZE, gt=0, description="Records per commit.")
     follow_seconds: float = Field(
         default=0.0,
         ge=0,
