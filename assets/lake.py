@@ -45,7 +45,7 @@ class DrainConfig(dg.Config):
         description="Keep draining what is landed for this long (a following run keeps its "
         "writer's indexes warm and needs no run launch per micro-batch); 0: drain once.",
     )
-    poll_seconds: float = Field(default=0.5, gt=0, description="Pause when nothing is landed.")
+    poll_seconds: float = Field(default=0.25, gt=0, description="Pause when nothing is landed.")
     offline: bool = Field(
         default=False,
         description="Call no cloud API: the state comes from the events alone "

@@ -9,6 +9,7 @@ emulator and a local NATS, or at the real services, through the usual variables
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -66,6 +67,10 @@ class StreamsResource(dg.ConfigurableResource):
     nats_subject: str = "assetlake.records"
     aws_endpoint_url: str = ""
     pubsub_emulator_host: str = ""
+    # a tick keeps pulling a quiet stream (one whose pulls wait for messages) until its budget,
+    # so that what is published between two ticks is landed at once; False: a tick ends at its
+    # first empty pull, as a caller that ticks by hand wants (the demo, tests)
+    keep_polling: bool = True
 
     def configured(self) -> int:
         """How many streams are configured (their sensors share each daemon loop)."""
@@ -130,5 +135,7 @@ def lake_resource() -> LakeResource:
 
 def streams_resource() -> StreamsResource:
     """The streams configured in the environment (each variable read when the resource is)."""
-    settings = {field: dg.EnvVar(env) for field, env in STREAM_ENV.items() if os.environ.get(env)}
+    settings: dict[str, Any] = {
+        field: dg.EnvVar(env) for field, env in STREAM_ENV.items() if os.environ.get(env)
+    }
     return StreamsResource(**settings)

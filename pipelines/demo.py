@@ -103,7 +103,9 @@ def counted_alerts() -> Iterator[AlertCounter]:
 def play_aws(pipeline: Pipeline, endpoint: str, say: Say) -> AwsDemoResult:
     """The team at work; between acts, the SQS sensor ticks and its drain runs run."""
     queue_url = create_event_queue(endpoint)
-    streams = StreamsResource(sqs_queue_url=queue_url, aws_endpoint_url=endpoint)
+    streams = StreamsResource(
+        sqs_queue_url=queue_url, aws_endpoint_url=endpoint, keep_polling=False
+    )
     say(f"moto on {endpoint}: the team at work; cloudtrail_sqs_sensor on {queue_url}")
 
     def checkpoint(moment: str) -> None:
@@ -121,6 +123,7 @@ def feed_gcp(
         streams = StreamsResource(
             asset_feed_subscription=channel.subscription,
             pubsub_emulator_host=services.pubsub.address,
+            keep_polling=False,
         )
         landed, runs = pipeline.follow(gcp_asset_feed_sensor, streams)
         say(

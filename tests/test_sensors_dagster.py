@@ -58,7 +58,7 @@ def test_publish_tick_run_read(pubsub_host: str, tmp_path: Path) -> None:
     lake_uri = str(tmp_path / "lake")
     topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
     streams = StreamsResource(
-        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host, keep_polling=False
     )
     messages = [feed_message(i) for i in range(40)]
     pubsub_publish(pubsub_host, topic, [orjson.dumps(m) for m in messages])
@@ -85,7 +85,7 @@ def test_a_redelivered_batch_lands_nothing_twice(pubsub_host: str, tmp_path: Pat
     lake_uri = str(tmp_path / "lake")
     topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
     streams = StreamsResource(
-        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host, keep_polling=False
     )
     pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(10)])
     first = _tick(lake_uri, streams)
@@ -125,7 +125,7 @@ def test_a_following_drain_run_resolves_what_lands_while_it_runs(
     lake_uri = str(tmp_path / "lake")
     topic, subscription = pubsub_subscription(pubsub_host, "asset-feed")
     streams = StreamsResource(
-        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host
+        asset_feed_subscription=subscription, pubsub_emulator_host=pubsub_host, keep_polling=False
     )
     pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(5)])
     first = _tick(lake_uri, streams)
@@ -177,7 +177,7 @@ def test_ticks_that_end_in_the_middle_of_a_burst_strand_nothing(
 ) -> None:
     """A tick ends at its budget while JetStream is still delivering a fetch's batch: what the
     client holds then goes to the next tick, not to the consumer's 60-second ack wait."""
-    monkeypatch.setattr(sensor_streams, "TICK_BUDGET_S", 0.3)
+    monkeypatch.setattr(sensor_streams, "TICK_BUDGET_S", 0.05)
     lake_uri = str(tmp_path / "lake")
     unique = time.monotonic_ns()
     stream, subject = f"ASSETLAKE_TICKS_{unique}", f"assetlake.ticks.{unique}"

@@ -222,4 +222,4 @@ def test_the_configured_streams_share_the_daemon_loop() -> None:
     assert both.configured() == 2
     assert tick_budget(0) == tick_budget(1) == TICK_BUDGET_S
     assert tick_budget(2) == TICK_BUDGET_S / 2
-    assert tick_budget(5) == MIN_TICK_BUDGET_S  # five streams: a loop takes a little longer
+    assert tick_budget(20) == MIN_TICK_BUDGET_S  # many streams: a round of ticks takes longer

@@ -36,7 +36,7 @@ MAX_ACK = 1000  # ack ids per acknowledge request (the API takes up to 2,500)
 FOLLOW_UP_SECONDS = 0.1  # how long a pull after one that returned messages waits for more
 # an empty answer may come before the pull's timeout (the emulator often answers at once): the
 # pull asks again, at most this often, until its wait is spent
-EMPTY_PULL_PAUSE_SECONDS = 0.05
+EMPTY_PULL_PAUSE_SECONDS = 0.1
 
 
 class PubSubSource:
