@@ -49,6 +49,7 @@ class DrainResult:
     batches: list[CommitResult] = field(default_factory=list)
     event_lag_s: dict[str, float] = field(default_factory=dict)  # event time -> committed
     landing_lag_s: dict[str, float] = field(default_factory=dict)  # landed -> committed
+    noted_to: int | None = None  # the last version this drain noted in drain_progress, if any
 
     def total(self, name: str) -> int:
         """Sum of one CommitResult counter over the batches."""
@@ -161,6 +162,9 @@ def drain(
     sources: Collection[str] | None = None,
     batch_size: int = DRAIN_BATCH_SIZE,
     describer: Describer | None = None,
+    *,
+    after: int | None = None,
+    note_idle: bool = True,
 ) -> DrainResult:
     """Resolve and commit everything landed since ``consumer``'s watermark (``describer``:
     where an event does not carry the asset's state; default offline).
@@ -170,8 +174,14 @@ def drain(
     a drain that dies keeps the slices it finished. (A consumer's first drain reads the table
     whole: the files of early versions may have been vacuumed.) The lags are those of the last
     slice that held records.
+
+    ``after``: the last version the caller knows is drained, where it knows better than the
+    watermark; ``note_idle=False``: a slice that held none of the consumer's records is not
+    noted in drain_progress (``noted_to`` says how far this drain noted), for a following run
+    that notes such versions now and then (:func:`note_drained`) rather than a commit for each
+    of them (a stream whose records are all another consumer's).
     """
-    start = watermark(writer, consumer) + 1
+    start = (watermark(writer, consumer) if after is None else after) + 1
     end = writer.lake.table(RAW_EVENTS.name).version()
     result = DrainResult(consumer, start, end)
     while start <= end:
@@ -188,7 +198,9 @@ def drain(
             describer=describer,
             lineage=Lineage(landed=_landed_times(landed)),
         )
-        _advance(writer, consumer, start, stop, len(records))
+        if records or note_idle:
+            note_drained(writer, consumer, start, stop, len(records))
+            result.noted_to = stop
         if records:  # a slice of other consumers' versions has no lag to tell
             result.event_lag_s, result.landing_lag_s = _lags(landed, utcnow())
         start = stop + 1
@@ -228,7 +240,9 @@ def _lags(
     return lags[0], lags[1]
 
 
-def _advance(writer: LakeWriter, consumer: str, start: int, end: int, records: int) -> None:
+def note_drained(writer: LakeWriter, consumer: str, start: int, end: int, records: int = 0) -> None:
+    """Note raw_events versions ``start``..``end`` as drained by ``consumer`` (its watermark
+    becomes ``end``), with the records it resolved of them."""
     row = pl.DataFrame(
         {
             "consumer": [consumer],

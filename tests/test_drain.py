@@ -128,3 +128,36 @@ def test_a_backlog_is_drained_in_slices_each_marked_done(
     assert drain(writer, "feed", "gcp_asset_feed").records == 0
     changes = pl.read_delta(lake.table_uri("asset_changes"))
     assert changes.height == changes.select("event_id", "asset_key").unique().height == 12
+
+
+def test_a_following_run_notes_versions_of_other_consumers_now_and_then(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A stream relayed onto NATS feeds three consumers: a following drain run of an idle one
+    does not commit to drain_progress for every landing, and notes what it passed at the end."""
+    from assets.lake import _IdleVersions
+
+    writer = LakeWriter(lake)
+    records = read_file(_feed(tmp_path, 6))
+    progress = lambda: pl.read_delta(lake.table_uri("drain_progress"))  # noqa: E731
+    commits_before = progress().height
+    idle = _IdleVersions(writer, "aws")
+    looked = []
+    for chunk in (records[:2], records[2:4], records[4:]):
+        land(writer, chunk, "gcp_asset_feed")
+        result = drain(writer, "aws", "aws_cloudtrail", ["aws_cloudtrail"],
+                       after=idle.position, note_idle=False)  # fmt: skip
+        idle.drained(result)
+        looked.append((result.from_version, result.to_version, result.noted_to))
+        idle.note(every=3600)  # not yet
+    raw_version = lake.table("raw_events").version()
+    assert [start for start, _, _ in looked[1:]] == [end + 1 for _, end, _ in looked[:-1]]
+    assert all(noted is None for _, _, noted in looked) and looked[-1][1] == raw_version
+    assert progress().height == commits_before and watermark(writer, "aws") == -1
+    idle.note()  # the end of the run
+    assert watermark(writer, "aws") == raw_version
+    assert progress().height == commits_before + 1
+    # a consumer whose records the versions hold notes them as it drains them
+    feed = drain(writer, "feed", "gcp_asset_feed", ["gcp_asset_feed"], note_idle=False)
+    assert feed.records == 7 and feed.noted_to == raw_version
+    assert watermark(writer, "feed") == raw_version
