@@ -188,3 +188,33 @@ def test_workers_end_when_their_parent_is_killed() -> None:
 def _running(pid: int) -> bool:
     found = processes().get(pid)
     return found is not None and found.state != "Z"
+
+
+def test_a_single_batch_resolved_in_parts_gives_the_lake_resolving_it_whole_gives(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one batch has no commit to overlap its resolution with: its records are resolved in
+    # parts, the first here and the others in the worker, and joined in their order
+    from resolvers import ingest as ingest_module
+
+    records = read_file(_mixed_file(corpus, tmp_path))
+    monkeypatch.setenv(SALT_ENV, "one salt for both lakes")
+    monkeypatch.setattr(ingest_module, "MIN_PART", 100)
+    parts: list[int] = []
+    spied = ingest_module.ordered_map
+
+    def ordered_map(function: Any, items: Any, workers: int | None = None) -> Any:
+        items = list(items)
+        parts.append(len(items))
+        return spied(function, items, workers)
+
+    monkeypatch.setattr(ingest_module, "ordered_map", ordered_map)
+    contents = {}
+    for workers in ("0", "1"):
+        monkeypatch.setenv(resolve_pool.WORKERS_ENV, workers)
+        lake = Lake(str(tmp_path / f"lake-{workers}")).create()
+        ingest_records(LakeWriter(lake), records, dominant_source(records), batch_size=10_000)
+        contents[workers] = _contents(lake)
+    assert parts == [1, 2]  # whole when there is no worker, in two parts with one
+    assert len(contents["1"]["raw_events"]) == 555
+    assert contents["1"] == contents["0"]
