@@ -223,3 +223,18 @@ def test_the_configured_streams_share_the_daemon_loop() -> None:
     assert tick_budget(0) == tick_budget(1) == TICK_BUDGET_S
     assert tick_budget(2) == TICK_BUDGET_S / 2
     assert tick_budget(20) == MIN_TICK_BUDGET_S  # many streams: a round of ticks takes longer
+
+
+def test_a_jetstream_message_names_its_stream_sequence_in_either_ack_form() -> None:
+    from nats.aio.msg import Msg
+
+    from resolvers.streams.nats import _stream_sequence
+
+    replies = (
+        "$JS.ACK.EVENTS.lake.1.4711.9.1700000000000000000.3",  # the first form
+        "$JS.ACK.hub.ACCHASH.EVENTS.lake.2.4712.10.1700000000000000000.0.r4nd",  # with a domain
+    )
+    for reply in replies:
+        message = Msg(_client=None, subject="events", reply=reply)  # type: ignore[arg-type]
+        assert _stream_sequence(message) == str(message.metadata.sequence.stream)
+    assert [_stream_sequence(Msg(_client=None, reply=r)) for r in replies] == ["4711", "4712"]  # type: ignore[arg-type]

@@ -44,7 +44,6 @@ DEFAULT_STREAM = "ASSETLAKE"
 DEFAULT_SUBJECT = "assetlake.records"
 DEFAULT_DURABLE = "assetlake-lake"
 MSG_ID = "Nats-Msg-Id"
-ORIGIN_HEADER = "Assetlake-Origin"
 FETCH_BATCH = 1000
 FOLLOW_UP_SECONDS = 0.1  # how long a fetch after a short one waits
 EXPIRY_GRACE_SECONDS = 0.2  # how long past its expiry a pull waits for the server's answer
@@ -215,6 +214,19 @@ class _Deliveries:
         return taken
 
 
+def _stream_sequence(message: Msg) -> str:
+    """A delivered message's sequence in its stream, read off its ack subject: JetStream's
+    first form has 9 tokens, ``$JS.ACK.<stream>.<consumer>.<delivered>.<seq>...``, the second
+    12, with a domain and an account hash after ``ACK``. (nats-py's ``metadata`` makes objects
+    of every token, times included: 3 us a message, for the one number an origin names.)"""
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == 9:
+        return tokens[5]
+    if len(tokens) == 12:
+        return tokens[7]
+    return str(message.metadata.sequence.stream)
+
+
 class NatsSource(_Client):
     """A JetStream durable pull consumer: fetch, then ack after the records are landed."""
 
@@ -282,7 +294,7 @@ class NatsSource(_Client):
             if not messages:
                 break  # nothing at all arrived: the consumer is drained
             for message in messages:
-                origin = f"{self.name}#{message.metadata.sequence.stream}"
+                origin = f"{self.name}#{_stream_sequence(message)}"
                 batch.add([record_of(message.data, origin, limits)], message)
             # a short fetch does not mean an empty stream (a fetch returns what arrived within
             # its timeout, and a loaded machine delivers slowly): ask again, briefly
@@ -371,7 +383,9 @@ class JetStreamPublisher(_Client):
             await self._ensure_stream(jetstream)
         futures = []
         for record in records:
-            headers = {MSG_ID: record_id(record), ORIGIN_HEADER: record.origin}
+            # Nats-Msg-Id alone: every consumer parses every header of every message, a
+            # character at a time in nats-py (the record's origin was sent too, and read by none)
+            headers = {MSG_ID: record_id(record)}
             payload = record.payload.encode()
             futures.append(
                 await jetstream.publish_async(
