@@ -15,7 +15,7 @@ from assets.resources import LakeResource
 from resolvers.aws.describe import OfflineDescriber
 from resolvers.aws.types.describer import online_describer
 from resolvers.compliance.evaluate import EvaluationResult, evaluate
-from resolvers.drain import DRAIN_BATCH_SIZE, DrainResult, drain, note_drained
+from resolvers.drain import DRAIN_BATCH_SIZE, IDLE_NOTE_SECONDS, DrainResult, IdleVersions, drain
 from resolvers.errors import AssetlakeError
 from resolvers.lake.checks import chain_violations
 from resolvers.lake.writer import LakeWriter
@@ -95,7 +95,7 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
             else online_describer(config.describe_role_name or None)
         )
         results = []
-        idle = _IdleVersions(writer, config.consumer)
+        idle = IdleVersions(writer, config.consumer)
         while True:
             drained = time.perf_counter()
             result = drain(
@@ -129,42 +129,6 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
         f"{total.from_version}..{total.to_version} in {time.perf_counter() - started:.2f} s"
     )
     yield from _drain_materialisations(total, time.perf_counter() - started)
-
-
-# How often a following drain run notes the versions that held none of its consumer's records
-# (a stream relayed onto NATS feeds three consumers: without this, each landing cost the two
-# idle ones a drain_progress commit each); a run that dies before noting them reads them again
-IDLE_NOTE_SECONDS = 30.0
-
-
-class _IdleVersions:
-    """The raw_events versions a drain run has drained but not noted in drain_progress (they
-    held none of its consumer's records), noted now and then, and at the end of the run."""
-
-    def __init__(self, writer: LakeWriter, consumer: str) -> None:
-        self.writer, self.consumer = writer, consumer
-        self.position: int | None = None  # the last version drained, as this run knows it
-        self.first: int | None = None  # the first version drained and not noted
-        self.noted_at = time.monotonic()
-
-    def drained(self, result: DrainResult) -> None:
-        """Take what one drain looked at."""
-        if result.from_version > result.to_version:
-            return  # nothing new
-        self.position = result.to_version
-        if result.noted_to is not None:  # a noted version notes every version before it
-            self.first = None if result.noted_to == result.to_version else result.noted_to + 1
-        elif self.first is None:
-            self.first = result.from_version
-
-    def note(self, every: float = 0.0) -> None:
-        """Note the versions not noted yet, if ``every`` seconds have passed since the last."""
-        if self.first is None or self.position is None:
-            return
-        if time.monotonic() - self.noted_at < every:
-            return
-        note_drained(self.writer, self.consumer, self.first, self.position)
-        self.first, self.noted_at = None, time.monotonic()
 
 
 def _combined(results: list[DrainResult]) -> DrainResult:

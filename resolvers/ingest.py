@@ -197,7 +197,7 @@ def ingest_records(
     # Batches after the first are resolved in worker processes while this thread commits the
     # one before (resolvers/resolve_pool.py); commits stay in order, in this thread. A single
     # batch has no commit to overlap with: its records are resolved in parts, side by side.
-    resolved = ordered_map(resolve_job, jobs) if len(jobs) > 1 else _resolved_in_parts(jobs)
+    resolved = ordered_map(resolve_job, jobs) if len(jobs) > 1 else map(_resolve_in_parts, jobs)
     for job, batch in zip(jobs, resolved, strict=True):
         describe_batch(batch, describer, salt)  # the describer's clients live here
         batch.lineage = replace(lineage or Lineage(), resolved_at=utcnow())
@@ -212,18 +212,18 @@ def ingest_records(
 MIN_PART = 500
 
 
-def _resolved_in_parts(jobs: list[ResolveJob]) -> Iterator[ResolvedBatch]:
-    """The one batch of ``jobs`` (if any) resolved in parts: this thread resolves the first
-    while the resolver workers resolve the others, joined in the records' order (a drain of
-    one landed micro-batch of 5,000 records: measured below in the README's Streams section)."""
-    for job in jobs:
-        parts = max(1, min(worker_count() + 1, len(job.records) // MIN_PART))
-        size = -(-len(job.records) // parts)
-        pieces = [replace(job, records=chunk) for chunk in chunks(job.records, size)]
-        batch = ResolvedBatch()
-        for part in ordered_map(resolve_job, pieces):
-            batch.extend(part)
-        yield batch
+def _resolve_in_parts(job: ResolveJob) -> ResolvedBatch:
+    """A batch resolved in parts, the first here while the resolver workers resolve the others,
+    joined in the records' order (a drain of one landed micro-batch of 5,000 records: 0.27 s
+    against 0.29 all here; the README's "Streams in Dagster")."""
+    parts = max(1, min(worker_count() + 1, len(job.records) // MIN_PART))
+    size = -(-len(job.records) // parts)
+    batch = ResolvedBatch()
+    for part in ordered_map(
+        resolve_job, [replace(job, records=c) for c in chunks(job.records, size)]
+    ):
+        batch.extend(part)
+    return batch
 
 
 def ingest_files(

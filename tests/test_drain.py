@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from resolvers import drain as drain_module
-from resolvers.drain import drain, land, watermark
+from resolvers.drain import IdleVersions, drain, land, watermark
 from resolvers.ingest import Record, read_file
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import LakeWriter
@@ -135,13 +135,11 @@ def test_a_following_run_notes_versions_of_other_consumers_now_and_then(
 ) -> None:
     """A stream relayed onto NATS feeds three consumers: a following drain run of an idle one
     does not commit to drain_progress for every landing, and notes what it passed at the end."""
-    from assets.lake import _IdleVersions
-
     writer = LakeWriter(lake)
     records = read_file(_feed(tmp_path, 6))
     progress = lambda: pl.read_delta(lake.table_uri("drain_progress"))  # noqa: E731
     commits_before = progress().height
-    idle = _IdleVersions(writer, "aws")
+    idle = IdleVersions(writer, "aws")
     looked = []
     for chunk in (records[:2], records[2:4], records[4:]):
         land(writer, chunk, "gcp_asset_feed")

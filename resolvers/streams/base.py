@@ -38,6 +38,11 @@ class StreamUnavailable(AssetlakeError):
         super().__init__(f"{source}: {self.why}")
 
 
+# how long a pull waits for more after one that returned messages: a batch lands once its stream
+# pauses, rather than at its deadline
+FOLLOW_UP_SECONDS = 0.1
+
+
 @dataclass(frozen=True, slots=True)
 class PullLimits:
     """Bounds of one micro-batch. A single message that holds more (an S3 log object) is taken

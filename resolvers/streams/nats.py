@@ -32,6 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 from resolvers.aws.cloudtrail import SOURCE as CLOUDTRAIL
 from resolvers.ingest import Record, record_hash
 from resolvers.streams.base import (
+    FOLLOW_UP_SECONDS,
     PulledBatch,
     PullLimits,
     StreamUnavailable,
@@ -45,7 +46,6 @@ DEFAULT_SUBJECT = "assetlake.records"
 DEFAULT_DURABLE = "assetlake-lake"
 MSG_ID = "Nats-Msg-Id"
 FETCH_BATCH = 1000
-FOLLOW_UP_SECONDS = 0.1  # how long a fetch after a short one waits
 EXPIRY_GRACE_SECONDS = 0.2  # how long past its expiry a pull waits for the server's answer
 # the status headers JetStream answers a pull request with
 STATUS, DESCRIPTION = "Status", "Description"
@@ -184,15 +184,16 @@ class _Deliveries:
 
     async def receive(self, message: Msg) -> None:
         """The subscription's callback: a message, or a status that ends a request."""
-        status = None if message.data or not message.headers else message.headers.get(STATUS)
+        headers = {} if message.data else message.headers or {}  # a status has no data
+        status = headers.get(STATUS)
         if status is None:
             self.messages.append(message)
         elif status == IDLE_HEARTBEAT:
             return
         else:
             self.ended += 1
-            if status == CONFLICT and message.headers:
-                self.conflict = message.headers.get(DESCRIPTION, "conflict")
+            if status == CONFLICT:
+                self.conflict = headers.get(DESCRIPTION, "conflict")
         if len(self.messages) >= self._wanted or self.ended >= self._ending:
             self._arrived.set()
 

@@ -22,6 +22,7 @@ from resolvers.errors import InputError
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.gcp.audit_log import SOURCE as AUDIT_LOG
 from resolvers.streams.base import (
+    FOLLOW_UP_SECONDS,
     PulledBatch,
     PullLimits,
     StreamUnavailable,
@@ -33,7 +34,6 @@ from resolvers.streams.base import (
 SUBSCRIPTION = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
 MAX_PULL = 1000  # messages asked for per pull (the emulator returns at most 100)
 MAX_ACK = 1000  # ack ids per acknowledge request (the API takes up to 2,500)
-FOLLOW_UP_SECONDS = 0.1  # how long a pull after one that returned messages waits for more
 # an empty answer may come before the pull's timeout (the emulator often answers at once): the
 # pull asks again, at most this often, until its wait is spent
 EMPTY_PULL_PAUSE_SECONDS = 0.1
