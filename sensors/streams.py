@@ -28,6 +28,7 @@ from assets.lake import STREAM_TAG, drain_job
 from assets.resources import LakeResource, StreamsResource
 from resolvers.drain import watermark
 from resolvers.errors import AssetlakeError
+from resolvers.heap import settle
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import RAW_EVENTS
 from resolvers.lake.writer import LakeWriter
@@ -232,6 +233,7 @@ def tick(
         return dg.SkipReason(f"{spec.name}: not configured (set {spec.setting})")
     try:
         writer = writer_for(lake.get_lake())
+        settle()  # the code server's heap, loaded by now, out of full collections' walks
         landed_by = f"{spec.name} tick {isoformat(utcnow())}"
         budget = tick_budget(streams.configured())
         results = pump_for(writer, source, budget, landed_by, streams.keep_polling)

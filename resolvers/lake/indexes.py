@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -146,8 +145,7 @@ class KeyIndex:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Current:
+class Current(NamedTuple):
     """What the writer needs to know of an asset's current version."""
 
     valid_from: dt.datetime
@@ -196,7 +194,11 @@ class CurrentState:
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self._current: dict[str, Current] = {}
+        # asset key -> the fields of its Current as a plain tuple: a tuple of plain values is
+        # one the garbage collector stops tracking once it has seen it, and a writer holds one
+        # per live asset (a million on a large estate; as Current objects, every full
+        # collection walked them all: 0.07 s a collection at 100,000)
+        self._current: dict[str, tuple[Any, ...]] = {}
         self._versions: tuple[int, int] | None = None
 
     def table_versions(self) -> tuple[int, int]:
@@ -213,14 +215,13 @@ class CurrentState:
         base = self.lake.scan(ASSET_VERSIONS.name, fresh=False).filter(pl.col("is_current"))
         rows = layout.resolve(base, tail).filter(pl.col("is_current")).select(CURRENT_COLUMNS)
         frame = rows.collect()
-        self._current = {
-            key: Current(*values) for key, *values in frame.select(CURRENT_COLUMNS).iter_rows()
-        }
+        self._current = {row[0]: row[1:] for row in frame.select(CURRENT_COLUMNS).iter_rows()}
         self._versions = versions
 
     def get(self, asset_key: str) -> Current | None:
         """The current version of one asset, or None if it has none."""
-        return self._current.get(asset_key)
+        values = self._current.get(asset_key)
+        return None if values is None else Current._make(values)
 
     def apply(self, chains: dict[str, list[Version]], versions_before: tuple[int, int]) -> bool:
         """Record the chain ends this writer committed (one tail commit after ``before``).
@@ -237,7 +238,7 @@ class CurrentState:
             if last is None:
                 self._current.pop(key, None)
                 continue
-            self._current[key] = Current(
+            self._current[key] = (
                 last.valid_from,
                 last.last_observed_at,
                 last.is_deleted,
