@@ -15,8 +15,17 @@ from assets.resources import LakeResource
 from resolvers.aws.describe import OfflineDescriber
 from resolvers.aws.types.describer import online_describer
 from resolvers.compliance.evaluate import EvaluationResult, evaluate
-from resolvers.drain import DRAIN_BATCH_SIZE, IDLE_NOTE_SECONDS, DrainResult, IdleVersions, drain
+from resolvers.drain import (
+    DRAIN_BATCH_SIZE,
+    IDLE_NOTE_SECONDS,
+    DrainResult,
+    IdleVersions,
+    Unreported,
+    combined,
+    drain,
+)
 from resolvers.errors import AssetlakeError
+from resolvers.heap import settle
 from resolvers.lake.checks import chain_violations
 from resolvers.lake.writer import LakeWriter
 
@@ -84,7 +93,8 @@ class DrainConfig(dg.Config):
 )
 def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake: LakeResource):
     """Resolve everything landed since the consumer's watermark, and commit the results; with
-    ``follow_seconds``, keep doing so, reporting a materialisation for every drained batch."""
+    ``follow_seconds``, keep doing so, reporting materialisations of what it drained as it goes
+    (at most every ``resolvers.drain.REPORT_EVERY_S``)."""
     started = time.perf_counter()
     deadline = time.monotonic() + config.follow_seconds
     try:
@@ -94,8 +104,10 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
             if config.offline
             else online_describer(config.describe_role_name or None)
         )
+        settle()  # the run's heap, loaded by now, out of full collections' walks
         results = []
         idle = IdleVersions(writer, config.consumer)
+        unreported = Unreported()
         while True:
             drained = time.perf_counter()
             result = drain(
@@ -111,10 +123,9 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
             idle.drained(result)
             results.append(result)
             if result.records and config.follow_seconds:
-                for event in _drain_materialisations(result, time.perf_counter() - drained):
-                    key = event.asset_key
-                    assert key is not None  # every materialisation names its asset
-                    context.log_event(dg.AssetMaterialization(key, metadata=event.metadata))
+                unreported.add(result, time.perf_counter() - drained)
+                if unreported.due():
+                    _report(context, *unreported.take())
             if time.monotonic() >= deadline:
                 break
             idle.note(every=IDLE_NOTE_SECONDS)
@@ -123,7 +134,7 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
         idle.note()
     except AssetlakeError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    total = _combined(results)
+    total = combined(results)
     context.log.info(
         f"{config.consumer}: resolved {total.records} records of raw_events versions "
         f"{total.from_version}..{total.to_version} in {time.perf_counter() - started:.2f} s"
@@ -131,14 +142,11 @@ def resolve_landed(context: dg.AssetExecutionContext, config: DrainConfig, lake:
     yield from _drain_materialisations(total, time.perf_counter() - started)
 
 
-def _combined(results: list[DrainResult]) -> DrainResult:
-    """One DrainResult for the drains of a run (the lags of the last one that drained)."""
-    last = next((r for r in reversed(results) if r.records), results[-1])
-    total = DrainResult(results[0].consumer, results[0].from_version, results[-1].to_version)
-    total.records = sum(r.records for r in results)
-    total.batches = [b for r in results for b in r.batches]
-    total.event_lag_s, total.landing_lag_s = last.event_lag_s, last.landing_lag_s
-    return total
+def _report(context: dg.AssetExecutionContext, result: DrainResult, seconds: float) -> None:
+    for event in _drain_materialisations(result, seconds):
+        key = event.asset_key
+        assert key is not None  # every materialisation names its asset
+        context.log_event(dg.AssetMaterialization(key, metadata=event.metadata))
 
 
 def _drain_materialisations(result: DrainResult, seconds: float):

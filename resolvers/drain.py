@@ -244,6 +244,48 @@ class IdleVersions:
         self.first, self.noted_at = None, time.monotonic()
 
 
+def combined(results: Sequence[DrainResult]) -> DrainResult:
+    """One DrainResult for consecutive drains (the lags of the last one that drained)."""
+    last = next((r for r in reversed(results) if r.records), results[-1])
+    total = DrainResult(results[0].consumer, results[0].from_version, results[-1].to_version)
+    total.records = sum(r.records for r in results)
+    total.batches = [b for r in results for b in r.batches]
+    total.event_lag_s, total.landing_lag_s = last.event_lag_s, last.landing_lag_s
+    return total
+
+
+# A following run reports what it drained at most this often (the rest goes with its total):
+# each materialisation it reports is a write to the instance's event log (about 20 ms with
+# SQLite), and a trickle, drained record by record, had three written for every record
+REPORT_EVERY_S = 1.0
+
+
+class Unreported:
+    """The drains a following run has not reported yet, reported together once due."""
+
+    def __init__(self) -> None:
+        self.results: list[DrainResult] = []
+        self.seconds = 0.0
+        self.reported: float | None = None  # monotonic time of the last report
+
+    def add(self, result: DrainResult, seconds: float) -> None:
+        """One drain that resolved records, and how long it took."""
+        self.results.append(result)
+        self.seconds += seconds
+
+    def due(self) -> bool:
+        """Whether there is something to report, ``REPORT_EVERY_S`` after the last report
+        (the first drain is reported at once)."""
+        last = self.reported
+        return bool(self.results) and (last is None or time.monotonic() - last >= REPORT_EVERY_S)
+
+    def take(self) -> tuple[DrainResult, float]:
+        """The drains to report as one, with their seconds; none are left unreported."""
+        taken = combined(self.results), self.seconds
+        self.results, self.seconds, self.reported = [], 0.0, time.monotonic()
+        return taken
+
+
 def _landed_times(landed: pl.DataFrame) -> dict[str, Times]:
     """event_id -> (received_at, landed_at) of its first landing."""
     times: dict[str, Times] = {}

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from resolvers import drain as drain_module
-from resolvers.drain import IdleVersions, drain, land, watermark
+from resolvers.drain import DrainResult, IdleVersions, Unreported, drain, land, watermark
 from resolvers.ingest import Record, read_file
 from resolvers.lake.storage import Lake
 from resolvers.lake.writer import LakeWriter
@@ -159,3 +159,35 @@ def test_a_following_run_notes_versions_of_other_consumers_now_and_then(
     feed = drain(writer, "feed", "gcp_asset_feed", ["gcp_asset_feed"], note_idle=False)
     assert feed.records == 7 and feed.noted_to == raw_version
     assert watermark(writer, "feed") == raw_version
+
+
+def test_a_following_run_reports_its_drains_together_at_most_every_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(drain_module.time, "monotonic", lambda: clock[0])
+    unreported = Unreported()
+    assert not unreported.due()  # nothing drained, nothing to report
+
+    def drained(start: int, records: int, lag: float) -> DrainResult:
+        result = DrainResult("gcp-feed", start, start, records=records)
+        result.event_lag_s = {"p50": lag}
+        return result
+
+    unreported.add(drained(3, 5, 0.4), 0.2)
+    assert unreported.due()  # the first drain of a run is reported at once
+    first, seconds = unreported.take()
+    assert (first.records, first.from_version, first.to_version, seconds) == (5, 3, 3, 0.2)
+
+    clock[0] += 0.3
+    unreported.add(drained(4, 2, 0.3), 0.1)
+    clock[0] += 0.3
+    unreported.add(drained(5, 0, 0.0), 0.1)  # a drain of other consumers' records only
+    unreported.add(drained(6, 4, 0.25), 0.1)
+    assert not unreported.due()  # 0.6 s after the last report
+    clock[0] += 0.5
+    assert unreported.due()
+    together, seconds = unreported.take()
+    assert (together.records, together.from_version, together.to_version) == (6, 4, 6)
+    assert together.event_lag_s == {"p50": 0.25} and round(seconds, 6) == 0.3
+    assert not unreported.due()  # nothing left
