@@ -94,6 +94,43 @@ def test_a_duplicate_publish_is_stored_once(nats_url: str, corpus: Path) -> None
     assert record_id(_records([wrapped])[0]) == record_id(records[0])
 
 
+def _delete_stream(url: str, stream: str) -> None:
+    async def delete() -> None:
+        client = await nats.connect(url)
+        try:
+            await client.jetstream().delete_stream(stream)
+        finally:
+            await client.close()
+
+    asyncio.run(delete())
+
+
+def test_a_publish_no_stream_stores_as_asked_is_one_clear_line(nats_url: str) -> None:
+    records = _records([{"n": i} for i in range(5)])
+    stream, subject = _names("gone")
+    with JetStreamPublisher(nats_url, stream, subject) as publisher:
+        assert publisher.publish(records[:2]).stored == 2
+        assert publisher.publish([]).stored == 0
+        _delete_stream(nats_url, stream)  # nothing takes the subject now
+        with pytest.raises(StreamUnavailable, match="no stream takes the subject"):
+            publisher.publish(records[2:])
+    # the subject is another stream's: the stream named holds none of it
+    other, other_subject = _names("other")
+    with JetStreamPublisher(nats_url, other, other_subject) as owner:
+        owner.publish(records[:1])
+    with JetStreamPublisher(nats_url, stream, subject) as publisher:
+        publisher.publish(records[:1])
+    with (
+        JetStreamPublisher(nats_url, other, subject, create_stream=False) as misdirected,
+        pytest.raises(StreamUnavailable) as error,
+    ):
+        misdirected.publish(records)
+    assert f"stored in stream '{stream}', not '{other}'" in str(error.value)
+    assert "\n" not in str(error.value)
+    for name in (stream, other):
+        _delete_stream(nats_url, name)
+
+
 @pytest.mark.usefixtures("aws_env")
 def test_relay_from_sqs_republishes_after_a_crash_and_the_stream_drops_the_repeats(
     nats_url: str, moto_endpoint: str, corpus: Path, lake: Lake

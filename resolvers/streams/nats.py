@@ -348,6 +348,71 @@ class PublishResult:
     duplicates: int  # dropped by the stream's duplicate window (Nats-Msg-Id seen already)
 
 
+class _Acks:
+    """JetStream's acks of one publisher's messages, collected by a subscription callback.
+
+    nats-py's ``publish_async`` made a future, an inbox and a parsed ack object for every
+    message, and asked the stream to check its name in a header that every consumer then
+    parsed (51 us of CPU a published message, 20 here). Here each message of a publish asks for
+    its ack at ``<inbox>.<publish>.<n>``, one callback counts the acks, and a publish waits
+    once for all of them; the stream's name is checked on the ack.
+    """
+
+    def __init__(self, inbox: str, stream: str) -> None:
+        self.inbox, self.stream = inbox, stream
+        self.prefix = ""  # the reply subjects of the publish under way
+        self.wanted = self.stored = self.duplicates = 0
+        self.refused: str | None = None  # why JetStream did not store a message
+        self._publishes = 0
+        self._done = asyncio.Event()
+
+    def start(self, wanted: int) -> str:
+        """Before a publish of ``wanted`` messages: the prefix of their reply subjects."""
+        self._publishes += 1
+        self.prefix = f"{self.inbox}.{self._publishes}."
+        self.wanted, self.stored, self.duplicates, self.refused = wanted, 0, 0, None
+        self._done.clear()
+        if not wanted:
+            self._done.set()
+        return self.prefix
+
+    async def receive(self, message: Msg) -> None:
+        """The subscription's callback: one message's ack."""
+        if not message.subject.startswith(self.prefix):
+            return  # an ack of an earlier publish, which gave up waiting for it
+        self._count(message)
+        if self.refused or self.stored + self.duplicates >= self.wanted:
+            self._done.set()
+
+    def _count(self, message: Msg) -> None:
+        if not message.data:  # a status instead of an ack: no stream takes the subject (503)
+            status = (message.headers or {}).get(STATUS, "no status")
+            self.refused = f"no stream takes the subject (status {status})"
+            return
+        try:
+            ack = orjson.loads(message.data)
+        except orjson.JSONDecodeError:
+            ack = None
+        if not isinstance(ack, dict):
+            self.refused = f"an ack that is not JSON: {message.data[:200]!r}"
+        elif ack.get("error"):
+            error = ack["error"]
+            self.refused = str(error.get("description") if isinstance(error, dict) else error)
+        elif ack.get("stream") != self.stream:
+            self.refused = f"stored in stream {ack.get('stream')!r}, not {self.stream!r}"
+        elif ack.get("duplicate"):
+            self.duplicates += 1
+        else:
+            self.stored += 1
+
+    async def wait(self, timeout: float) -> PublishResult:
+        """Until every message of the publish is acked (TimeoutError after ``timeout``)."""
+        await asyncio.wait_for(self._done.wait(), timeout)
+        if self.refused:
+            raise nats.errors.Error(f"JetStream did not store a message: {self.refused}")
+        return PublishResult(self.stored, self.duplicates)
+
+
 class JetStreamPublisher(_Client):
     """Publishes records into a stream, one message each, and waits for JetStream's acks."""
 
@@ -367,10 +432,10 @@ class JetStreamPublisher(_Client):
         self.create_stream = create_stream
         self.duplicate_window = duplicate_window  # used when the stream is created here
         self.ack_timeout = ack_timeout
-        self._ready = False
+        self._acks: _Acks | None = None
 
     def _reset(self) -> None:
-        self._ready = False
+        self._acks = None
         super()._reset()
 
     def publish(self, records: Sequence[Record]) -> PublishResult:
@@ -379,23 +444,23 @@ class JetStreamPublisher(_Client):
 
     async def _publish(self, records: Sequence[Record]) -> PublishResult:
         client = await self._conn.connect()
-        jetstream = client.jetstream()
-        if not self._ready:
-            await self._ensure_stream(jetstream)
-        futures = []
-        for record in records:
+        if self._acks is None:
+            await self._ensure_stream(client.jetstream())
+            acks = _Acks(client.new_inbox(), self.stream)
+            await client.subscribe(f"{acks.inbox}.>", cb=acks.receive)
+            self._acks = acks
+        acks = self._acks
+        prefix = acks.start(len(records))
+        for number, record in enumerate(records):
             # Nats-Msg-Id alone: every consumer parses every header of every message, a
             # character at a time in nats-py (the record's origin was sent too, and read by none)
-            headers = {MSG_ID: record_id(record)}
-            payload = record.payload.encode()
-            futures.append(
-                await jetstream.publish_async(
-                    self.subject, payload, stream=self.stream, headers=headers
-                )
+            await client.publish(
+                self.subject,
+                record.payload.encode(),
+                reply=f"{prefix}{number}",
+                headers={MSG_ID: record_id(record)},
             )
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=self.ack_timeout)
-        duplicates = sum(1 for ack in acks if ack.duplicate)
-        return PublishResult(len(acks) - duplicates, duplicates)
+        return await acks.wait(self.ack_timeout)
 
     async def _ensure_stream(self, jetstream: Any) -> None:
         try:
@@ -409,4 +474,3 @@ class JetStreamPublisher(_Client):
                 storage=StorageType.FILE,
                 duplicate_window=self.duplicate_window,
             )
-        self._ready = True
