@@ -277,8 +277,26 @@ def _landed_events(spec: StreamSpec, results: list[PumpResult]) -> list[dg.Asset
     ]
 
 
+# sensor name -> the environment variable that configures its stream
+STREAM_SETTINGS: dict[str, str] = {}
+
+
+def default_status(spec: StreamSpec) -> dg.DefaultSensorStatus:
+    """Running when the code location's environment configures the stream, else stopped.
+
+    The daemon ticks its sensors one after another, and a tick that only skips costs a loop
+    0.15-0.35 s of gRPC and tick bookkeeping: four unconfigured stream sensors held a NATS
+    stream's next tick back by 0.8-1.4 s every loop. The streams resource is read from the
+    same environment when the code location loads, so a stream set up later needs a reload
+    anyway; a sensor started by hand in the UI still says which variable to set.
+    """
+    configured = bool(os.environ.get(spec.setting))
+    return dg.DefaultSensorStatus.RUNNING if configured else dg.DefaultSensorStatus.STOPPED
+
+
 def stream_sensor(spec: StreamSpec) -> dg.SensorDefinition:
     """The sensor of one stream."""
+    STREAM_SETTINGS[spec.name] = spec.setting
 
     def evaluate(
         context: dg.SensorEvaluationContext, lake: LakeResource, streams: StreamsResource
@@ -290,6 +308,6 @@ def stream_sensor(spec: StreamSpec) -> dg.SensorDefinition:
         name=spec.name,
         job=drain_job,
         minimum_interval_seconds=MIN_INTERVAL_S,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=default_status(spec),
         description=spec.description,
     )(evaluate)

@@ -33,6 +33,8 @@ from resolvers.lake.maintenance import MaintenanceOptions, active_files, maintai
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS, TABLES
 from resolvers.lake.writer import LakeWriter
+from sensors.catalog import STREAM_SENSORS
+from sensors.streams import STREAM_SETTINGS, StreamSpec, stream_sensor
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "tests" / "snapshots" / "code_location.json"
@@ -70,7 +72,7 @@ def code_location_snapshot(definitions: dg.Definitions) -> dict[str, Any]:
         s.name: {
             "jobs": sorted(target.job_name for target in s.targets),
             "minimum_interval_seconds": s.minimum_interval_seconds,
-            "default_status": s.default_status.value,
+            "default_status": _default_status(s),
         }
         for s in repo.sensor_defs
     }
@@ -81,6 +83,27 @@ def code_location_snapshot(definitions: dg.Definitions) -> dict[str, Any]:
         "sensors": dict(sorted(sensors.items())),
         "resources": sorted(definitions.resources or {}),
     }
+
+
+def _default_status(sensor: dg.SensorDefinition) -> str:
+    """A sensor's default status; a stream sensor's follows its setting, whatever is set here."""
+    setting = STREAM_SETTINGS.get(sensor.name)
+    if setting is None:
+        return sensor.default_status.value
+    expected = "RUNNING" if os.environ.get(setting) else "STOPPED"
+    assert sensor.default_status.value == expected, sensor.name
+    return f"RUNNING when {setting} is set"
+
+
+def test_a_stream_sensor_runs_by_default_only_when_its_stream_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = StreamSpec("test_sensor", lambda _s, _c: None, (), "ASSETLAKE_TEST_STREAM", "test")
+    monkeypatch.delenv("ASSETLAKE_TEST_STREAM", raising=False)
+    assert stream_sensor(spec).default_status == dg.DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("ASSETLAKE_TEST_STREAM", "nats://127.0.0.1:4222")
+    assert stream_sensor(spec).default_status == dg.DefaultSensorStatus.RUNNING
+    assert set(STREAM_SETTINGS) >= {s.name for s in STREAM_SENSORS}
 
 
 def test_code_location_loads() -> None:
