@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -263,10 +263,11 @@ REPORT_EVERY_S = 1.0
 class Unreported:
     """The drains a following run has not reported yet, reported together once due."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.results: list[DrainResult] = []
         self.seconds = 0.0
-        self.reported: float | None = None  # monotonic time of the last report
+        self.clock = clock
+        self.reported: float | None = None  # the clock's time of the last report
 
     def add(self, result: DrainResult, seconds: float) -> None:
         """One drain that resolved records, and how long it took."""
@@ -277,12 +278,12 @@ class Unreported:
         """Whether there is something to report, ``REPORT_EVERY_S`` after the last report
         (the first drain is reported at once)."""
         last = self.reported
-        return bool(self.results) and (last is None or time.monotonic() - last >= REPORT_EVERY_S)
+        return bool(self.results) and (last is None or self.clock() - last >= REPORT_EVERY_S)
 
     def take(self) -> tuple[DrainResult, float]:
         """The drains to report as one, with their seconds; none are left unreported."""
         taken = combined(self.results), self.seconds
-        self.results, self.seconds, self.reported = [], 0.0, time.monotonic()
+        self.results, self.seconds, self.reported = [], 0.0, self.clock()
         return taken
 
 

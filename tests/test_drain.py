@@ -161,12 +161,9 @@ def test_a_following_run_notes_versions_of_other_consumers_now_and_then(
     assert watermark(writer, "feed") == raw_version
 
 
-def test_a_following_run_reports_its_drains_together_at_most_every_second(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_following_run_reports_its_drains_together_at_most_every_second() -> None:
     clock = [100.0]
-    monkeypatch.setattr(drain_module.time, "monotonic", lambda: clock[0])
-    unreported = Unreported()
+    unreported = Unreported(clock=lambda: clock[0])
     assert not unreported.due()  # nothing drained, nothing to report
 
     def drained(start: int, records: int, lag: float) -> DrainResult:
