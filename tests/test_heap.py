@@ -63,9 +63,10 @@ def test_the_writers_current_state_is_not_walked_by_full_collections(lake: Lake)
     assert state.get("//storage.googleapis.com/bucket-x") is None
 
 
-def test_a_frozen_state_gives_the_same_versions(tmp_path: Path) -> None:
-    """The state's entries as tuples chain versions exactly as before: an asset changed,
-    changed back and repeated gives three versions, its repeat none."""
+def test_the_state_loaded_from_the_tables_is_the_chain_end(tmp_path: Path) -> None:
+    """Each batch by a new writer, so each loads the state from the tables (the tuples read
+    back in the fields' order): an asset changed, changed back and repeated has three versions,
+    the last observed at the repeat."""
     lake = Lake(str(tmp_path / "lake")).create()
     for second, label in ((1, "a"), (2, "b"), (3, "a"), (4, "a")):
         ingest_records(LakeWriter(lake), [_feed(7, second, label)], "gcp_asset_feed")
