@@ -25,7 +25,7 @@ from resolvers.gcp.asset_feed import is_feed_record, resolve_feed_record
 from resolvers.gcp.audit_log import SOURCE as AUDIT_LOG
 from resolvers.gcp.audit_log import is_audit_entry, resolve_audit_entry
 from resolvers.guard import BOM, dumps, parse, quarantine_times, too_deep, unreadable
-from resolvers.model import RawRecord, ResolvedBatch, Unresolved
+from resolvers.model import RawRecord, ResolvedBatch, Unresolved, fallback_id
 
 
 class _Deferred:
@@ -71,11 +71,6 @@ def source_of(value: Any) -> str | None:
     if is_feed_record(value):
         return ASSET_FEED
     return None
-
-
-def fallback_id(payload: str) -> str:
-    """A deterministic id for a record that carries none of its own."""
-    return "rec-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def record_hash(record: Record) -> str:

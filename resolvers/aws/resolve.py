@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from resolvers import model
 from resolvers.aws.arns import arn_fields
 from resolvers.aws.catalog import (
     CLASS_OF_EFFECT,
@@ -65,11 +65,6 @@ def _time(text: str) -> dt.datetime | None:
         return None
 
 
-def fallback_event_id(payload: str) -> str:
-    """The id of a record without one: as :func:`resolvers.ingest.fallback_id` makes it."""
-    return "rec-" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:32]
-
-
 def envelope(
     record: Mapping[str, Any], detail: Mapping[str, Any], fallback_id: str | None, payload: str
 ) -> Envelope:
@@ -79,7 +74,7 @@ def envelope(
     account = account_of(detail) or _text(record, "account")
     event_id = _text(detail, "eventID") or _text(record, "id")
     return Envelope(
-        event_id=event_id or fallback_id or fallback_event_id(payload),
+        event_id=event_id or fallback_id or model.fallback_id(payload),
         event_time=event_time,
         account=account,
         region=_text(detail, "awsRegion") or _text(record, "region"),
