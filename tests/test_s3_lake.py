@@ -27,9 +27,11 @@ from test_asset_feed import (
     snapshot_of,
     write_lines,
 )
+from test_lake_storage import create_in_processes
 from test_scd2_properties import check_chains, check_no_change, commit_payloads
 
 from resolvers.lake.storage import MARKER, Lake, s3_storage_options
+from resolvers.lake.tables import TABLES
 from resolvers.lake.writer import LakeWriter
 
 if TYPE_CHECKING:
@@ -253,3 +255,18 @@ def test_concurrent_writers_on_s3_lose_nothing(
     local = Lake(str(tmp_path / "local")).create()
     commit_payloads(LakeWriter(local), [p for mine in payloads for p in mine])
     assert versions_without_load_time(lake) == versions_without_load_time(local)
+
+
+@pytest.mark.service
+def test_processes_creating_one_s3_lake_at_once_agree_on_it(s3_env: MotoS3) -> None:
+    """As on a folder (test_lake_storage): the marker is a conditional put, so the creators of
+    one new lake on S3 end up with one marker, one salt and every table."""
+    uris = [s3_prefix(s3_env) for _ in range(2)]
+    for uri, salts in zip(uris, create_in_processes(uris), strict=True):
+        assert len(set(salts)) == 1, salts
+        assert Lake(uri).marker["redaction_salt"] == salts[0]
+        prefix = uri.removeprefix(f"s3://{s3_env.bucket}/")
+        keys = keys_under(s3_env, uri)
+        assert f"{prefix}/{MARKER}" in keys
+        for spec in TABLES:
+            assert f"{prefix}/{spec.name}/_delta_log/00000000000000000000.json" in keys

@@ -7,11 +7,12 @@ that holds something else, or a lake of a newer format, is an error: never an ov
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import botocore.session
@@ -20,7 +21,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
-from deltalake import DeltaTable, Schema
+from deltalake import CommitProperties, DeltaTable, Schema
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from resolvers.errors import LakeError
@@ -30,6 +31,7 @@ from resolvers.timeutil import isoformat, utcnow
 FORMAT = "assetlake"
 FORMAT_VERSION = 1
 MARKER = "_assetlake.json"
+MARKER_DRAFT = f".{MARKER}."  # a marker being written, before it is linked into place
 DEFAULT_LAKE = "./lake"
 SALT_ENV = "ASSETLAKE_REDACTION_SALT"
 
@@ -149,12 +151,6 @@ class Lake:
             raise LakeError(f"{self.uri}: {MARKER} does not describe an assetlake lake")
         return marker
 
-    def _is_empty(self) -> bool:
-        try:
-            return not self.fs.ls(self.uri)
-        except FileNotFoundError:
-            return True
-
     @cached_property
     def marker(self) -> dict[str, Any]:
         """The marker, checked for compatibility (the lake must exist)."""
@@ -193,11 +189,18 @@ class Lake:
             )
 
     def create(self) -> Lake:
-        """Create the lake (marker and empty tables) unless it exists; check it if it does."""
+        """Create the lake (marker and empty tables) unless it exists; check it if it does.
+
+        Processes that create the same new lake at once (the sensors of a fresh deployment)
+        all succeed and agree on one marker, hence one redaction salt: the marker is written
+        exclusively and whole, a folder that another creator has begun counts as this lake, and
+        a table that another creator committed first is taken as it is.
+        """
         if self.is_s3:
             self._check_bucket()
         if self.read_marker() is None:
-            if not self._is_empty():
+            # the folder may hold another creator's marker and tables by now: look again
+            if not self._is_empty() and self.read_marker() is None:
                 raise LakeError(
                     f"{self.uri}: the folder is not empty and is not an assetlake lake; "
                     "refusing to write into it"
@@ -209,33 +212,73 @@ class Lake:
             self._ensure_table(spec)
         return self
 
+    def _is_empty(self) -> bool:
+        """Whether the lake's folder holds nothing (a marker being written aside)."""
+        try:
+            names = self.fs.ls(self.uri, detail=False)
+        except FileNotFoundError:
+            return True
+        return all(PurePosixPath(str(name)).name.startswith(MARKER_DRAFT) for name in names)
+
     def _write_marker(self) -> None:
+        """Write a new marker unless one is there. It is put exclusively, so of two processes
+        creating the lake at once one marker (one salt) stands, and whole, so that no reader
+        meets part of one: on S3 a conditional put (unless conditional puts are turned off for
+        the store, see :func:`s3_storage_options`), on a folder a draft linked into place."""
         marker = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "created_at": isoformat(utcnow()),
             "redaction_salt": secrets.token_hex(16),
         }
-        if not self.is_s3:
-            Path(self.uri).mkdir(parents=True, exist_ok=True)
-        with self.fs.open(self._marker_path(), "wb") as handle:
-            handle.write(orjson.dumps(marker, option=orjson.OPT_INDENT_2))  # type: ignore[arg-type]
+        data = orjson.dumps(marker, option=orjson.OPT_INDENT_2)
+        if self.is_s3:
+            mode = "xb" if (self.storage_options or {}).get("AWS_CONDITIONAL_PUT") else "wb"
+            try:
+                with self.fs.open(self._marker_path(), mode) as handle:
+                    handle.write(data)  # type: ignore[arg-type]
+            except FileExistsError:
+                pass  # another process created the lake first: its marker stands
+            return
+        folder = Path(self.uri)
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f"{MARKER_DRAFT}{secrets.token_hex(8)}"
+        draft.write_bytes(data)
+        try:
+            os.link(draft, folder / MARKER)
+        except FileExistsError:
+            pass  # another process created the lake first: its marker stands
+        except OSError:  # a file system without hard links: an exclusive create instead
+            with contextlib.suppress(FileExistsError), (folder / MARKER).open("xb") as handle:
+                handle.write(data)
+        finally:
+            draft.unlink(missing_ok=True)
 
     def _ensure_table(self, spec: TableSpec) -> None:
+        uri = self.table_uri(spec.name)
         try:
-            table = DeltaTable(self.table_uri(spec.name), storage_options=self.storage_options)
+            table = DeltaTable(uri, storage_options=self.storage_options)
         except TableNotFoundError:
-            DeltaTable.create(
-                self.table_uri(spec.name),
-                schema=spec.schema,
-                partition_by=list(spec.partition_by) or None,
-                name=spec.name,
-                description=spec.description,
-                configuration={**TABLE_PROPERTIES, **dict(spec.configuration)},
-                storage_options=self.storage_options,
-                mode="ignore",
-            )
-            return
+            try:
+                DeltaTable.create(
+                    uri,
+                    schema=spec.schema,
+                    partition_by=list(spec.partition_by) or None,
+                    name=spec.name,
+                    description=spec.description,
+                    configuration={**TABLE_PROPERTIES, **dict(spec.configuration)},
+                    storage_options=self.storage_options,
+                    mode="ignore",
+                    # a creator that loses the race for version 0 must not commit a second
+                    # CREATE TABLE as version 1 (deltalake's retry would: a new table id)
+                    commit_properties=CommitProperties(max_commit_retries=0),
+                )
+                return
+            except DeltaError as exc:  # another process committed it first: check what it made
+                try:
+                    table = DeltaTable(uri, storage_options=self.storage_options)
+                except TableNotFoundError:
+                    raise LakeError(f"{uri}: cannot create the table ({exc})") from exc
         present = set(table.schema().to_arrow().names)
         missing = [name for name in spec.schema.names if name not in present]
         addable = [name for name in missing if name in spec.added_columns]
@@ -243,10 +286,7 @@ class Lake:
             self._add_columns(table, spec, addable)
             return
         if missing:
-            raise LakeError(
-                f"{self.table_uri(spec.name)}: not an assetlake table (missing columns "
-                f"{', '.join(missing)})"
-            )
+            raise LakeError(f"{uri}: not an assetlake table (missing columns {', '.join(missing)})")
 
     def _add_columns(self, table: DeltaTable, spec: TableSpec, names: list[str]) -> None:
         """Add nullable columns to an existing table (a concurrent writer may do it first)."""
