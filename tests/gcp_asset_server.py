@@ -41,7 +41,7 @@ from google.cloud.asset_v1 import types as asset_types
 from google.iam.v1 import policy_pb2
 from google.protobuf import json_format
 
-from resolvers.demo_data import load_snapshots
+from resolvers.demo_snapshots import load_snapshots
 from resolvers.timeutil import isoformat, utcnow
 
 AssetPb = asset_types.Asset.pb()

@@ -36,7 +36,7 @@ from gcp_scan_helpers import (
 from google.cloud.asset_v1 import types as asset_types
 from google.protobuf import json_format
 
-from resolvers.demo_data import load_snapshots
+from resolvers.demo_snapshots import load_snapshots
 from resolvers.gcp.asset_feed import asset_observation
 from resolvers.gcp.scan import asset_json, scan_gcp_project
 from resolvers.lake.layout import read_table

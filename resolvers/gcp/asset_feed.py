@@ -99,34 +99,35 @@ def _content(asset: Mapping[str, Any]) -> dict[str, Any]:
     snake_case (exports): envelope and policy keys in camelCase, ``resource.data`` as the
     service wrote it (it is the resource's own JSON, the same in both)."""
     document: dict[str, Any] = {}
-    for camel, snake in CONTENT_KEYS.items():
-        value = _get(asset, camel, snake)
+    for key, snake in CONTENT_KEYS.items():
+        value = _get(asset, key, snake)
         if value is None:
             continue
-        if camel == "resource" and isinstance(value, Mapping):
+        if key == "resource" and isinstance(value, Mapping):
             value = {
-                _camel(k): v if k == "data" else _camel_keys(v)
+                camel(k): v if k == "data" else camel_keys(v)
                 for k, v in value.items()
                 if k not in ("discovery_document_uri", "discoveryDocumentUri")
             }
         else:
-            value = _camel_keys(value)
-        document[camel] = value
+            value = camel_keys(value)
+        document[key] = value
     return document
 
 
 @functools.lru_cache(maxsize=4096)
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """``asset_type`` -> ``assetType``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _camel_keys(value: Any) -> Any:
+def camel_keys(value: Any) -> Any:
     """Proto-message JSON with camelCase keys at every depth (exports write snake_case)."""
     if isinstance(value, Mapping):
-        return {_camel(k) if isinstance(k, str) else k: _camel_keys(v) for k, v in value.items()}
+        return {camel(k) if isinstance(k, str) else k: camel_keys(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_camel_keys(item) for item in value]
+        return [camel_keys(item) for item in value]
     return value
 
 
