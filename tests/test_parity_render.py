@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.parity import Problem, Result, found, render
+from resolvers.parity import Result, found, render
+from resolvers.parity_seed import Problem
 
 PROBLEM = Problem("public bucket", (":::open-1",), ("s3_bucket_public_access",), ("aws-rule",))
 
