@@ -22,7 +22,7 @@ from pipelines.definitions import defs
 from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
-from resolvers.streams.nats import JetStreamPublisher
+from resolvers.streams.nats_publish import JetStreamPublisher
 from sensors import streams as sensor_streams
 from sensors.gcp_asset_feed_sensor import gcp_asset_feed_sensor
 from sensors.nats_events_sensor import nats_events_sensor

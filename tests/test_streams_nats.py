@@ -28,7 +28,8 @@ from resolvers.lake.storage import Lake
 from resolvers.lake.writer import LakeWriter
 from resolvers.streams.aws import aws_client
 from resolvers.streams.base import PullLimits, StreamUnavailable, pump
-from resolvers.streams.nats import JetStreamPublisher, NatsSource, record_id
+from resolvers.streams.nats import NatsSource, record_id
+from resolvers.streams.nats_publish import JetStreamPublisher
 from resolvers.streams.relay import relay
 from resolvers.streams.sqs import SqsSource
 

@@ -251,7 +251,7 @@ def _nats_transport(folder: Path) -> Transport | str:
     except BaseException:
         server.stop()
         raise
-    from resolvers.streams.nats import JetStreamPublisher
+    from resolvers.streams.nats_publish import JetStreamPublisher
 
     publisher = JetStreamPublisher(server.address, NATS_STREAM, NATS_SUBJECT)
 

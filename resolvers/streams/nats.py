@@ -1,4 +1,5 @@
-"""NATS JetStream: a durable pull consumer as a stream source, and the relay's publisher.
+"""NATS JetStream: a durable pull consumer as a stream source (the relay's publisher is in
+resolvers/streams/nats_publish.py).
 
 nats-py is asynchronous; each client here owns a private event loop and one connection, so
 that ``pull``/``ack``/``publish`` are plain synchronous calls (a sensor tick, the CLI). The
@@ -14,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ import nats.js.errors
 import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from resolvers.aws.cloudtrail import SOURCE as CLOUDTRAIL
 from resolvers.ingest import Record, record_hash
@@ -65,7 +65,7 @@ def record_id(record: Record) -> str:
     return record_hash(record)
 
 
-def _display(url: str) -> str:
+def display_url(url: str) -> str:
     """The URL without credentials, for names and errors."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}:{parts.port or 4222}"
@@ -129,7 +129,7 @@ def nats_errors(source: str) -> Iterator[None]:
         raise StreamUnavailable(source, f"{type(exc).__name__}: {exc}") from None
 
 
-class _Client:
+class NatsClientBase:
     """What the NATS source and publisher share: the connection, ``close`` and ``with``."""
 
     name: str
@@ -153,7 +153,7 @@ class _Client:
         """Close the connection (a later call reconnects)."""
         self._reset()
 
-    def __enter__(self) -> _Client:
+    def __enter__(self) -> NatsClientBase:
         return self
 
     def __exit__(
@@ -228,7 +228,7 @@ def _stream_sequence(message: Msg) -> str:
     return str(message.metadata.sequence.stream)
 
 
-class NatsSource(_Client):
+class NatsSource(NatsClientBase):
     """A JetStream durable pull consumer: fetch, then ack after the records are landed."""
 
     def __init__(
@@ -244,7 +244,7 @@ class NatsSource(_Client):
     ) -> None:
         super().__init__(url)
         self.stream, self.subject, self.durable = stream, subject, durable
-        self.name = f"{_display(self._conn.url)}/{stream}/{durable}"
+        self.name = f"{display_url(self._conn.url)}/{stream}/{durable}"
         self.ack_wait = ack_wait  # unacked messages are redelivered after this
         self.wait_seconds = wait_seconds  # how long a fetch waits when nothing is there
         self.default_source = default_source
@@ -338,139 +338,3 @@ class NatsSource(_Client):
         client = await self._conn.connect()
         await client.flush()
         return len(batch.handles)
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    """What JetStream acknowledged for one publish of records."""
-
-    stored: int
-    duplicates: int  # dropped by the stream's duplicate window (Nats-Msg-Id seen already)
-
-
-class _Acks:
-    """JetStream's acks of one publisher's messages, collected by a subscription callback.
-
-    nats-py's ``publish_async`` made a future, an inbox and a parsed ack object for every
-    message, and asked the stream to check its name in a header that every consumer then
-    parsed (35-53 us of CPU a published message, 16-21 here). Here each message of a publish
-    asks for its ack at ``<inbox>.<publish>.<n>``, one callback counts the acks, and a publish
-    waits once for all of them; the stream's name is checked on the ack.
-    """
-
-    def __init__(self, inbox: str, stream: str) -> None:
-        self.inbox, self.stream = inbox, stream
-        self.prefix = ""  # the reply subjects of the publish under way
-        self.wanted = self.stored = self.duplicates = 0
-        self.refused: str | None = None  # why JetStream did not store a message
-        self._publishes = 0
-        self._done = asyncio.Event()
-
-    def start(self, wanted: int) -> str:
-        """Before a publish of ``wanted`` messages: the prefix of their reply subjects."""
-        self._publishes += 1
-        self.prefix = f"{self.inbox}.{self._publishes}."
-        self.wanted, self.stored, self.duplicates, self.refused = wanted, 0, 0, None
-        self._done.clear()
-        if not wanted:
-            self._done.set()
-        return self.prefix
-
-    async def receive(self, message: Msg) -> None:
-        """The subscription's callback: one message's ack."""
-        if not message.subject.startswith(self.prefix):
-            return  # an ack of an earlier publish, which gave up waiting for it
-        self._count(message)
-        if self.refused or self.stored + self.duplicates >= self.wanted:
-            self._done.set()
-
-    def _count(self, message: Msg) -> None:
-        if not message.data:  # a status instead of an ack: no stream takes the subject (503)
-            status = (message.headers or {}).get(STATUS, "no status")
-            self.refused = f"no stream takes the subject (status {status})"
-            return
-        try:
-            ack = orjson.loads(message.data)
-        except orjson.JSONDecodeError:
-            ack = None
-        if not isinstance(ack, dict):
-            self.refused = f"an ack that is not JSON: {message.data[:200]!r}"
-        elif ack.get("error"):
-            error = ack["error"]
-            self.refused = str(error.get("description") if isinstance(error, dict) else error)
-        elif ack.get("stream") != self.stream:
-            self.refused = f"stored in stream {ack.get('stream')!r}, not {self.stream!r}"
-        elif ack.get("duplicate"):
-            self.duplicates += 1
-        else:
-            self.stored += 1
-
-    async def wait(self, timeout: float) -> PublishResult:
-        """Until every message of the publish is acked (TimeoutError after ``timeout``)."""
-        await asyncio.wait_for(self._done.wait(), timeout)
-        if self.refused:
-            raise nats.errors.Error(f"JetStream did not store a message: {self.refused}")
-        return PublishResult(self.stored, self.duplicates)
-
-
-class JetStreamPublisher(_Client):
-    """Publishes records into a stream, one message each, and waits for JetStream's acks."""
-
-    def __init__(
-        self,
-        url: str | None = None,
-        stream: str = DEFAULT_STREAM,
-        subject: str = DEFAULT_SUBJECT,
-        *,
-        create_stream: bool = True,
-        duplicate_window: float = 600.0,
-        ack_timeout: float = 30.0,
-    ) -> None:
-        super().__init__(url)
-        self.stream, self.subject = stream, subject
-        self.name = f"{_display(self._conn.url)}/{stream}/{subject}"
-        self.create_stream = create_stream
-        self.duplicate_window = duplicate_window  # used when the stream is created here
-        self.ack_timeout = ack_timeout
-        self._acks: _Acks | None = None
-
-    def _reset(self) -> None:
-        self._acks = None
-        super()._reset()
-
-    def publish(self, records: Sequence[Record]) -> PublishResult:
-        """Publish records with ``Nats-Msg-Id``; returns once JetStream acked every one."""
-        return self._run(self._publish(records))
-
-    async def _publish(self, records: Sequence[Record]) -> PublishResult:
-        client = await self._conn.connect()
-        if self._acks is None:
-            await self._ensure_stream(client.jetstream())
-            acks = _Acks(client.new_inbox(), self.stream)
-            await client.subscribe(f"{acks.inbox}.>", cb=acks.receive)
-            self._acks = acks
-        acks = self._acks
-        prefix = acks.start(len(records))
-        for number, record in enumerate(records):
-            # Nats-Msg-Id alone: every consumer parses every header of every message, a
-            # character at a time in nats-py (the record's origin was sent too, and read by none)
-            await client.publish(
-                self.subject,
-                record.payload.encode(),
-                reply=f"{prefix}{number}",
-                headers={MSG_ID: record_id(record)},
-            )
-        return await acks.wait(self.ack_timeout)
-
-    async def _ensure_stream(self, jetstream: Any) -> None:
-        try:
-            await jetstream.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            if not self.create_stream:
-                raise
-            await jetstream.add_stream(
-                name=self.stream,
-                subjects=[self.subject],
-                storage=StorageType.FILE,
-                duplicate_window=self.duplicate_window,
-            )

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from resolvers.errors import InputError
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.streams.base import PullLimits, StreamSource
-from resolvers.streams.nats import JetStreamPublisher
+from resolvers.streams.nats_publish import JetStreamPublisher
 from resolvers.streams.pubsub import PubSubSource
 from resolvers.streams.sqs import SqsSource
 

@@ -39,7 +39,7 @@ from chaos.services import Restartable, Worker, chaos_env, forwarder, nats_serve
 from resolvers.ingest import Record
 from resolvers.lake.storage import Lake
 from resolvers.streams.base import StreamUnavailable
-from resolvers.streams.nats import JetStreamPublisher
+from resolvers.streams.nats_publish import JetStreamPublisher
 
 BUCKET = "assetlake-chaos"
 REDELIVERY_S = 8  # SQS visibility, Pub/Sub ack deadline, JetStream ack wait
