@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import queue
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import pytest
+from chaos.services import chaos_env, forwarder
 from stream_fixtures import (
     PROJECT,
     assert_landed_once,
@@ -124,64 +120,9 @@ def test_a_subscription_that_is_down_missing_or_misnamed_is_one_clear_line(
         PubSubSource("feed-without-project")
 
 
-@contextmanager
-def slow_link(host: str, delay: float) -> Iterator[str]:
-    """A TCP proxy to ``host`` on 127.0.0.1 that delivers the server's bytes ``delay`` seconds
-    late (a distant or busy server): yields the proxy's host:port."""
-    target_host, target_port = host.rsplit(":", 1)
-    listener = socket.create_server(("127.0.0.1", 0))
-    stopping = threading.Event()
-
-    def pipe(source: socket.socket, target: socket.socket, late: float) -> None:
-        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
-
-        def send() -> None:
-            while True:
-                due, data = chunks.get()
-                time.sleep(max(0.0, due - time.monotonic()))
-                if not data:  # the source closed: so does the target
-                    target.close()
-                    break
-                try:
-                    target.sendall(data)
-                except OSError:
-                    break
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        with source:
-            while not stopping.is_set():
-                try:
-                    data = source.recv(65536)
-                except OSError:
-                    data = b""
-                chunks.put((time.monotonic() + late, data))
-                if not data:
-                    break
-            sender.join(timeout=late + 1.0)
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stopping.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            upstream = socket.create_connection((target_host, int(target_port)))
-            threading.Thread(target=pipe, args=(client, upstream, 0.0), daemon=True).start()
-            threading.Thread(target=pipe, args=(upstream, client, delay), daemon=True).start()
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    try:
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stopping.set()
-        server.join(timeout=5.0)
-        listener.close()
-
-
-def test_a_pull_on_a_slow_link_strands_no_message(pubsub_host: str) -> None:
+def test_a_pull_on_a_slow_link_strands_no_message(
+    pubsub_host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A pull that gives up at its client deadline after the server has handed it messages
     leaves them leased, unseen, until the ack deadline (60 s) delivers them again: a burst
     through the full bench lost 100 messages that way for a minute. A pull here asks the server
@@ -189,8 +130,10 @@ def test_a_pull_on_a_slow_link_strands_no_message(pubsub_host: str) -> None:
     every message arrives in a few seconds, well inside the ack deadline."""
     topic, subscription = pubsub_subscription(pubsub_host, "slow-link")
     pubsub_publish(pubsub_host, topic, [orjson.dumps(feed_message(i)) for i in range(300)])
-    with slow_link(pubsub_host, delay=0.4) as proxy:
-        source = PubSubSource(subscription, emulator_host=proxy, wait_seconds=0.2)
+    monkeypatch.setenv("PYTHONPATH", chaos_env()["PYTHONPATH"])  # for chaos.proxy
+    link = forwarder("slow-link", pubsub_host, tmp_path, delay=0.4)
+    try:
+        source = PubSubSource(subscription, emulator_host=link.address, wait_seconds=0.2)
         received: set[bytes] = set()
         give_up = time.monotonic() + 15.0
         while len(received) < 300 and time.monotonic() < give_up:
@@ -198,4 +141,6 @@ def test_a_pull_on_a_slow_link_strands_no_message(pubsub_host: str) -> None:
             received.update(record.payload.encode() for record in batch.records)
             source.ack(batch)
         source.close()
+    finally:
+        link.stop()
     assert len(received) == 300

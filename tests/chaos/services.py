@@ -96,10 +96,11 @@ def nats_server(folder: Path) -> Restartable:
     return Restartable("nats", argv, port, f"nats://127.0.0.1:{port}", folder).start()
 
 
-def forwarder(name: str, target: str, folder: Path) -> Restartable:
-    """A forwarder (chaos.proxy) to ``target`` (http://127.0.0.1:PORT or 127.0.0.1:PORT)."""
+def forwarder(name: str, target: str, folder: Path, delay: float = 0.0) -> Restartable:
+    """A forwarder (chaos.proxy) to ``target`` (http://127.0.0.1:PORT or 127.0.0.1:PORT); with
+    ``delay``, the target's answers arrive that many seconds late."""
     port, target_port = free_port(), int(target.rsplit(":", 1)[1])
-    argv = [sys.executable, "-m", "chaos.proxy", str(port), str(target_port)]
+    argv = [sys.executable, "-m", "chaos.proxy", str(port), str(target_port), str(delay)]
     address = target.replace(f":{target_port}", f":{port}")
     return Restartable(name, argv, port, address, folder).start()
 
