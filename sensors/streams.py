@@ -8,8 +8,9 @@ between two ticks does not wait for the next one; another (an S3 listing) until 
 nothing. A pulled record waits at most ``LIMITS.max_seconds`` before it is landed. Then, if
 anything was landed or its consumers lag
 behind raw_events, it requests one drain run per consumer with a deterministic run key (consumer
-and raw_events version) and a small config (pointers, never payloads). Runs of one consumer are
-serialised by the run queue (tag ``assetlake/stream``). The cursor is a typed model that resets
+and raw_events version) and a small config (pointers, never payloads); a consumer that nothing
+was landed for since its watermark gets none (resolvers/landed_sources.py). Runs of one consumer
+are serialised by the run queue (tag ``assetlake/stream``). The cursor is a typed model that resets
 safely when it cannot be decoded. A source that is down or not configured is a skip reason.
 """
 
@@ -26,12 +27,13 @@ from pydantic import BaseModel, ValidationError
 
 from assets.lake import STREAM_TAG, drain_job
 from assets.resources import LakeResource, StreamsResource
-from resolvers.drain import watermark
+from resolvers.drain import note_drained, watermark
 from resolvers.errors import AssetlakeError
 from resolvers.heap import settle
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import RAW_EVENTS
 from resolvers.lake.writer import LakeWriter
+from resolvers.landed_sources import LandedSources
 from resolvers.streams.base import PullLimits, PumpResult, StreamSource, pump
 from resolvers.timeutil import isoformat, utcnow
 
@@ -51,6 +53,9 @@ DEFAULT_FOLLOW_S = 0.0  # drain once; deployments set a window (make dev: 120 s)
 # the loop's own 5 s and lost about every other time (measured: 8-13 s between ticks), so the
 # minimum is below the loop: every loop ticks every stream sensor.
 MIN_INTERVAL_S = 1
+# raw_events versions an idle consumer may lag by, with nothing landed for it, before the sensor
+# moves its watermark past them (it then reads only new commits' metadata)
+IDLE_CATCH_UP_VERSIONS = 100
 DRAIN_GRACE_S = 3600  # a drain run's time beyond its follow window before it counts as dead
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 # max_seconds is how long a pulled record may wait for its batch to fill before it is landed: a
@@ -64,6 +69,7 @@ CONSUMERS = {  # consumer -> (default source, sources it resolves)
 # one writer per lake for the code server's life (warm indexes); the daemon ticks its sensors one
 # after another (deploy/dagster.yaml), so one tick uses it at a time
 _writers: dict[str, LakeWriter] = {}
+_landed: dict[str, LandedSources] = {}  # lake -> what raw_events' commits landed
 # sensor -> (its settings and cursor, its source): kept open from tick to tick (see source_for)
 _sources: dict[str, tuple[str, StreamSource]] = {}
 
@@ -105,6 +111,7 @@ def writer_for(lake: Lake) -> LakeWriter:
 def forget_writer(lake_uri: str) -> None:
     """Drop the cached writer of a lake (its folder was deleted or replaced)."""
     _writers.pop(lake_uri, None)
+    _landed.pop(lake_uri, None)
 
 
 def source_for(
@@ -185,16 +192,25 @@ def run_requests(writer: LakeWriter, spec: StreamSpec, cursor: StreamCursor) -> 
 
     A drain run follows its stream for ``follow_seconds`` (one run per consumer and window: the
     run queue starts the next when the current ends), or drains once when that is 0 (one run
-    per raw_events version landed).
+    per raw_events version landed). A consumer that nothing was landed for since its
+    watermark gets no run; once it lags by ``IDLE_CATCH_UP_VERSIONS`` such versions, they are
+    noted as drained for it.
     """
-    version = writer.lake.table(RAW_EVENTS.name).version()
+    table = writer.lake.table(RAW_EVENTS.name)
+    version = table.version()
     follow = follow_seconds()
     token = int(time.time() // follow) if follow > 0 else version
+    landed = _landed.setdefault(writer.lake.uri, LandedSources())
     requests = []
     for consumer in spec.consumers:
-        if watermark(writer, consumer) >= version or cursor.requested.get(consumer) == token:
+        done = watermark(writer, consumer)
+        if done >= version or cursor.requested.get(consumer) == token:
             continue
         default_source, sources = CONSUMERS[consumer]
+        if not landed.may_hold(table, sources, done + 1, version):
+            if version - done >= IDLE_CATCH_UP_VERSIONS and watermark(writer, consumer) == done:
+                note_drained(writer, consumer, done + 1, version)
+            continue
         cursor.requested[consumer] = token
         requests.append(
             dg.RunRequest(

@@ -50,6 +50,8 @@ from resolvers.timeutil import to_micros, utcnow
 log = logging.getLogger(__name__)
 
 MAX_COMMIT_RETRIES = 8
+# raw_events commit metadata: the sources of the records the commit lands, comma-separated
+LANDED_SOURCES_KEY = "assetlake.sources"
 FOLD_AT_TAIL_ROWS = 250_000
 
 
@@ -145,8 +147,13 @@ class LakeWriter:
                 observations_table(plan.new_observations, now),
             ),
         }
+        # raw_events' commits say which sources they land: a stream sensor then asks for no
+        # drain run for a consumer that nothing was landed for (resolvers/drain.py)
+        landed = _commit_properties(batch_id, txn, sorted({r.source for r in batch.raw}))
         futures = {
-            name: self._pool.submit(self._append_new, spec, rows, props)
+            name: self._pool.submit(
+                self._append_new, spec, rows, landed if spec is RAW_EVENTS else props
+            )
             for name, (spec, rows) in appends.items()
         }
         written = {name: future.result() for name, future in futures.items()}
@@ -426,9 +433,14 @@ def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:
     )
 
 
-def _commit_properties(batch_id: str, txn: StreamTxn | None) -> CommitProperties:
+def _commit_properties(
+    batch_id: str, txn: StreamTxn | None, sources: Sequence[str] | None = None
+) -> CommitProperties:
+    metadata = {"assetlake.batch_id": batch_id}
+    if sources is not None:
+        metadata[LANDED_SOURCES_KEY] = ",".join(sources)
     return CommitProperties(
-        custom_metadata={"assetlake.batch_id": batch_id},
+        custom_metadata=metadata,
         app_transactions=[Transaction(txn.app_id, txn.sequence)] if txn else None,
         max_commit_retries=MAX_COMMIT_RETRIES,
     )
