@@ -4,9 +4,10 @@ Commits, chosen so that a crash anywhere loses nothing and a re-run repairs it: 
 asset_changes, unresolved_events and asset_observations (the log a chain is rebuilt from) side
 by side, then the asset_versions row operations (the tail, see layout.py). Every append is
 idempotent on the table's key, checked against in-process hash indexes so that a batch costs
-what the batch is, not what the table is. Each commit carries the batch id in its metadata and,
-for streams, an application transaction (``app_id``, sequence) so that a re-delivered batch is
-recognised without reading any rows.
+what the batch is, not what the table is. Each commit carries the batch id in its metadata. A
+caller that numbers its batches passes an application transaction (``app_id``, sequence), so
+that a re-delivered batch is recognised without reading any rows: it is noted in a commit of its
+own on raw_events after every other commit of the batch, so it is there only if they all are.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class LakeWriter:
         if txn is not None and self._already_committed(txn):
             return CommitResult(batch_id=batch_id, skipped=True)
         now = utcnow()
-        props = _commit_properties(batch_id, txn)
+        props = _commit_properties(batch_id)
         plan = self.plan_versions(batch.observations)
         # The four appends are independent commits to four tables (each idempotent on its
         # keys), so they run side by side; the tail comes after the observation log, which a
@@ -149,7 +150,7 @@ class LakeWriter:
         }
         # raw_events' commits say which sources they land: a stream sensor then asks for no
         # drain run for a consumer that nothing was landed for (resolvers/drain.py)
-        landed = _commit_properties(batch_id, txn, sorted({r.source for r in batch.raw}))
+        landed = _commit_properties(batch_id, sorted({r.source for r in batch.raw}))
         futures = {
             name: self._pool.submit(
                 self._append_new, spec, rows, landed if spec is RAW_EVENTS else props
@@ -160,6 +161,8 @@ class LakeWriter:
         raw, changes = written[RAW_EVENTS.name], written[ASSET_CHANGES.name]
         unresolved, logged = written[UNRESOLVED_EVENTS.name], written[ASSET_OBSERVATIONS.name]
         self._append_plan(plan, now, props)
+        if txn is not None:
+            self._note_txn(txn, batch_id)
         folded = self._maybe_fold()
         return CommitResult(
             batch_id=batch_id,
@@ -190,6 +193,19 @@ class LakeWriter:
             self.lake.table(spec.name)
         self.lake.table(ASSET_VERSIONS_TAIL.name)
         self.lake.table(ASSET_VERSIONS.name)
+
+    def _note_txn(self, txn: StreamTxn, batch_id: str) -> None:
+        """Note the batch's application transaction in a commit of its own, after all others of
+        the batch: a batch whose commits stopped half way is then not taken for done."""
+        table = self.lake.table(RAW_EVENTS.name, fresh=False)
+        props = _commit_properties(batch_id, sources=(), txn=txn)  # it lands nothing
+        table.create_write_transaction(
+            [],
+            "append",
+            table.schema(),
+            partition_by=table.metadata().partition_columns,
+            commit_properties=props,
+        )
 
     def _already_committed(self, txn: StreamTxn) -> bool:
         done = self.lake.table(RAW_EVENTS.name, fresh=False).transaction_version(txn.app_id)
@@ -434,7 +450,7 @@ def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:
 
 
 def _commit_properties(
-    batch_id: str, txn: StreamTxn | None, sources: Sequence[str] | None = None
+    batch_id: str, sources: Sequence[str] | None = None, txn: StreamTxn | None = None
 ) -> CommitProperties:
     metadata = {"assetlake.batch_id": batch_id}
     if sources is not None:

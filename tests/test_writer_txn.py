@@ -1,0 +1,63 @@
+"""Application transactions: a numbered batch is skipped once, and only once, it is all there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pytest
+from deltalake import CommitProperties, DeltaTable
+from stream_fixtures import feed_message
+
+import resolvers.lake.writer as writer_module
+from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
+from resolvers.ingest import Record, resolve_records
+from resolvers.lake.layout import read_table
+from resolvers.lake.storage import Lake
+from resolvers.lake.tables import ASSET_VERSIONS_TAIL, RAW_EVENTS
+from resolvers.lake.writer import LakeWriter, StreamTxn
+from resolvers.model import ResolvedBatch
+
+
+def _batch(lake: Lake, start: int, count: int = 4) -> ResolvedBatch:
+    values = [feed_message(i) for i in range(start, start + count)]
+    records = [Record(orjson.dumps(v).decode(), v, f"test:{n}") for n, v in enumerate(values)]
+    return resolve_records(records, lake.salt, ASSET_FEED)
+
+
+def test_a_numbered_batch_is_committed_once(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake")).create()
+    writer = LakeWriter(lake)
+    first = writer.commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1))
+    assert not first.skipped and first.versions_written == 4
+    assert writer.commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1)).skipped
+    assert writer.commit(_batch(lake, 4), "b0", StreamTxn("stream-a", 0)).skipped  # an older one
+    assert not writer.commit(_batch(lake, 4), "b2", StreamTxn("stream-b", 1)).skipped  # its own
+    assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") == 1
+    assert read_table(lake, "asset_versions").collect().height == 8
+
+
+def test_a_batch_whose_commits_stopped_half_way_is_not_taken_for_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(str(tmp_path / "lake")).create()
+    writer = LakeWriter(lake)
+    append = writer_module._append
+
+    def tail_fails(table: DeltaTable, rows: pa.Table, props: CommitProperties, lake_: Lake) -> None:
+        if table.table_uri.rstrip("/").endswith(ASSET_VERSIONS_TAIL.name):
+            raise OSError("the process died here")
+        append(table, rows, props, lake_)
+
+    monkeypatch.setattr(writer_module, "_append", tail_fails)
+    with pytest.raises(OSError):
+        writer.commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1))
+    assert pl.read_delta(lake.table_uri(RAW_EVENTS.name)).height == 4  # landed before the tail
+    assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") is None
+    monkeypatch.setattr(writer_module, "_append", append)
+    again = LakeWriter(lake).commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1))
+    assert not again.skipped and again.versions_written == 4 and again.raw_events == 0
+    assert read_table(lake, "asset_versions").collect().height == 4
+    assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") == 1
