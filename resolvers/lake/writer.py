@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import polars as pl
 import pyarrow as pa
@@ -404,12 +405,19 @@ def _tail_rows(plan: VersionPlan, now: dt.datetime) -> pa.Table:
     seq = to_micros(now)
     schema = ASSET_VERSIONS_TAIL.schema
     parts = []
-    for rows, op in ((plan.puts, "put"), (plan.patches, "patch")):
-        if rows:
-            table = versions_table(rows, now)
-            if op == "patch":
-                table = _only(table, [*layout.KEY, *layout.CHAIN_COLUMNS])
-            parts.append(_with_ops(table, op, seq, plan.rebuilt_keys))
+    if plan.puts:
+        parts.append(_with_ops(versions_table(plan.puts, now), "put", seq, plan.rebuilt_keys))
+    if plan.patches:  # a patch writes the chain fields of a row: only those are built
+        names = [*layout.KEY, *layout.CHAIN_COLUMNS]
+        columns = zip(*map(attrgetter(*names), plan.patches), strict=True)
+        patches = pa.table(
+            [
+                pa.array(values, schema.field(name).type)
+                for name, values in zip(names, columns, strict=True)
+            ],
+            names=names,
+        )
+        parts.append(_with_ops(_only(patches, names), "patch", seq, plan.rebuilt_keys))
     if plan.deletes:
         keys = pa.table(
             {
