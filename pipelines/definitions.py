@@ -22,11 +22,17 @@ from pipelines.scans import (
 from pipelines.schedules import lake_maintenance_schedule
 from sensors.catalog import STREAM_SENSORS
 
+# While a stream flows, a following drain run reports asset_versions every second, and each
+# findings run is a new process (2-4 s of CPU before the rules start): evaluated every 5 s, the
+# automation ran them back to back. Every 30 s, findings follow a change by at most about
+# 30 s plus the run's own time, and the streams keep the machine.
+FINDINGS_EVERY_S = 30
+
 findings_automation_sensor = dg.AutomationConditionSensorDefinition(
     "findings_automation_sensor",
     target=dg.AssetSelection.assets(findings),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=FINDINGS_EVERY_S,
     description="Materialises findings after every drain run that wrote asset_versions.",
 )
 
