@@ -37,6 +37,8 @@ def test_a_numbered_batch_is_committed_once(tmp_path: Path) -> None:
     assert not writer.commit(_batch(lake, 4), "b2", StreamTxn("stream-b", 1)).skipped  # its own
     assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") == 1
     assert read_table(lake, "asset_versions").collect().height == 8
+    # the writer's key index follows its own commits, the notes included: nothing to reload
+    assert writer._indexes[RAW_EVENTS.name]._version == lake.table(RAW_EVENTS.name).version()
 
 
 def test_a_batch_whose_commits_stopped_half_way_is_not_taken_for_done(

@@ -150,7 +150,7 @@ class LakeWriter:
             ),
         }
         # raw_events' commits say which sources they land: a stream sensor then asks for no
-        # drain run for a consumer that nothing was landed for (resolvers/drain.py)
+        # drain run for a consumer that nothing was landed for (resolvers/landed_sources.py)
         landed = _commit_properties(batch_id, sorted({r.source for r in batch.raw}))
         futures = {
             name: self._pool.submit(
@@ -199,6 +199,7 @@ class LakeWriter:
         """Note the batch's application transaction in a commit of its own, after all others of
         the batch: a batch whose commits stopped half way is then not taken for done."""
         table = self.lake.table(RAW_EVENTS.name, fresh=False)
+        before = table.version()
         props = _commit_properties(batch_id, sources=(), txn=txn)  # it lands nothing
         table.create_write_transaction(
             [],
@@ -207,6 +208,10 @@ class LakeWriter:
             partition_by=table.metadata().partition_columns,
             commit_properties=props,
         )
+        table.update_incremental()
+        # no rows: the key index follows the new version instead of reloading at the next batch
+        nothing = pl.DataFrame(pl.from_arrow(RAW_EVENTS.schema.empty_table()))
+        self._indexes[RAW_EVENTS.name].committed(nothing, before)
 
     def _already_committed(self, txn: StreamTxn) -> bool:
         done = self.lake.table(RAW_EVENTS.name, fresh=False).transaction_version(txn.app_id)
