@@ -139,8 +139,19 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent() -> None:
-    """In the child (Linux): be killed when the parent dies, however it dies."""
+def default_sigterm() -> None:
+    """In a child about to start: SIGTERM back to its default action. A service is stopped with
+    SIGTERM (:func:`stop_group`), and an ignored signal is inherited across exec: Dagster maps
+    SIGTERM to SIGINT's handler in a process that executes runs, and a background job starts
+    with SIGINT ignored, so under ``make test &`` the test process ignored SIGTERM and so did
+    every service it started (each then waited out the stop's timeout for SIGKILL)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _prepare_child() -> None:
+    """In the child (Linux): SIGTERM at its default, and killed when the parent dies, however
+    it dies."""
+    default_sigterm()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -157,7 +168,7 @@ def launch(name: str, argv: list[str], port: int, address: str, folder: Path,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_prepare_child if sys.platform == "linux" else default_sigterm,
         )
     return EmbeddedServer(name, process, port, address, log)
 

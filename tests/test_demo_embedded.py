@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from resolvers.embedded import (
+    default_sigterm,
     embedded_services,
     group_alive,
     port_open,
@@ -88,7 +89,17 @@ def test_stopping_a_group_waits_for_members_that_outlive_their_leader(tmp_path: 
     # takes a second to finish writing, and whoever removes the folder next must wait for it
     done = tmp_path / "done"
     child = f'trap "sleep 1; touch {done}; exit 0" TERM; while :; do sleep 0.1; done'
-    leader = subprocess.Popen(["bash", "-c", f"bash -c '{child}' & wait"], start_new_session=True)
+    # started as launch() starts a service, from a process that ignores SIGTERM (as a Dagster
+    # run's process does in a background job): the child must get its default action back
+    ignored = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        leader = subprocess.Popen(
+            ["bash", "-c", f"bash -c '{child}' & wait"],
+            start_new_session=True,
+            preexec_fn=default_sigterm,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, ignored)
     deadline = time.monotonic() + 10
     while "sleep" not in _group_commands(leader.pid):  # the child's loop has started
         assert time.monotonic() < deadline
