@@ -140,7 +140,7 @@ def port_open(port: int) -> bool:
 
 
 def default_sigterm() -> None:
-    """In a child about to start: SIGTERM back to its default action. A service is stopped with
+    """In a child about to start: SIGTERM back to its default action. A group is stopped with
     SIGTERM (:func:`stop_group`), and an ignored signal is inherited across exec: Dagster maps
     SIGTERM to SIGINT's handler in a process that executes runs, and a background job starts
     with SIGINT ignored, so under ``make test &`` the test process ignored SIGTERM and so did
@@ -148,9 +148,9 @@ def default_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _prepare_child() -> None:
-    """In the child (Linux): SIGTERM at its default, and killed when the parent dies, however
-    it dies."""
+def prepare_child() -> None:
+    """In a child about to start as the leader of a group that :func:`stop_group` will stop:
+    SIGTERM at its default, and (Linux) killed when the parent dies, however it dies."""
     default_sigterm()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -168,7 +168,7 @@ def launch(name: str, argv: list[str], port: int, address: str, folder: Path,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **(env or {})},
-            preexec_fn=_prepare_child if sys.platform == "linux" else default_sigterm,
+            preexec_fn=prepare_child,
         )
     return EmbeddedServer(name, process, port, address, log)
 

@@ -10,8 +10,6 @@ is imported before pytest registers it, so the helpers' asserts carry their own 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import itertools
 import os
 import shutil
@@ -35,12 +33,11 @@ from google.pubsub_v1.services.publisher.transports import PublisherGrpcTranspor
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from resolvers.canonical import redact_record
-from resolvers.embedded import free_port, port_open, stop_group
+from resolvers.embedded import free_port, port_open, prepare_child, stop_group
 from resolvers.ingest import Record, record_hash
 from resolvers.lake.storage import Lake
 
 STARTUP_SECONDS = 30.0
-PR_SET_PDEATHSIG = 1
 PROJECT = "projects/assetlake-test"
 _names = itertools.count()
 _RUNNING: dict[str, Server] = {}
@@ -73,7 +70,7 @@ def start_server(name: str, argv: list[str], port: int, address: str, folder: Pa
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=prepare_child,
         )
     server = Server(name, process, address, log)
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -83,12 +80,6 @@ def start_server(name: str, argv: list[str], port: int, address: str, folder: Pa
             pytest.fail(f"{name} did not start on port {port}: {log.read_text()[-2000:]}")
         time.sleep(0.05)
     return server
-
-
-def _die_with_parent() -> None:
-    """In the child: be killed when the test process dies, however it dies (Linux)."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _stop_servers_on_sigterm() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from resolvers.embedded import (
-    default_sigterm,
     embedded_services,
+    free_port,
     group_alive,
+    launch,
     port_open,
     processes,
     stop_group,
@@ -89,15 +89,12 @@ def test_stopping_a_group_waits_for_members_that_outlive_their_leader(tmp_path: 
     # takes a second to finish writing, and whoever removes the folder next must wait for it
     done = tmp_path / "done"
     child = f'trap "sleep 1; touch {done}; exit 0" TERM; while :; do sleep 0.1; done'
-    # started as launch() starts a service, from a process that ignores SIGTERM (as a Dagster
-    # run's process does in a background job): the child must get its default action back
+    # started by launch() from a process that ignores SIGTERM (as a process that executed a
+    # Dagster run does in a background job): the group must still get it
     ignored = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        leader = subprocess.Popen(
-            ["bash", "-c", f"bash -c '{child}' & wait"],
-            start_new_session=True,
-            preexec_fn=default_sigterm,
-        )
+        argv = ["bash", "-c", f"bash -c '{child}' & wait"]
+        leader = launch("group", argv, free_port(), "", tmp_path).process
     finally:
         signal.signal(signal.SIGTERM, ignored)
     deadline = time.monotonic() + 10

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from resolvers.embedded import free_port, launch, launch_pubsub, stop_group
+from resolvers.embedded import default_sigterm, free_port, launch, launch_pubsub, stop_group
 from resolvers.errors import LakeError
 from resolvers.ingest import Record
 from resolvers.lake.layout import read_table
@@ -121,6 +121,7 @@ def _daemon(
         return subprocess.Popen(
             [str(daemon), "run", "-w", str(ROOT / "workspace.yaml")],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=default_sigterm,  # _stop ends it with SIGTERM
         )  # fmt: skip
 
 
