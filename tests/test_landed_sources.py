@@ -9,6 +9,7 @@ import pytest
 from deltalake import write_deltalake
 from stream_fixtures import feed_message
 
+from resolvers import landed_sources
 from resolvers.drain import land, watermark
 from resolvers.ingest import Record
 from resolvers.lake.storage import Lake
@@ -81,10 +82,17 @@ def test_commits_without_rows_hold_nothing_and_unknown_ones_anything(writer: Lak
     assert sources_of({"operation": "VACUUM END"}) == frozenset()
 
 
-def test_a_span_too_long_to_read_may_hold_anything(writer: LakeWriter) -> None:
-    _land(writer, "gcp_asset_feed", 0)
+def test_a_span_too_long_to_read_may_hold_anything(
+    writer: LakeWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits that hold nothing for a consumer, but more of them than are read at a time: the
+    span is taken to hold anything, without reading them."""
+    last = max(_land(writer, "gcp_asset_feed", start) for start in (0, 3, 6))
     table = writer.lake.table(RAW_EVENTS.name)
-    assert LandedSources().may_hold(table, TRAIL, 0, 10_000)
+    assert not LandedSources().may_hold(table, TRAIL, 1, last)
+    monkeypatch.setattr(landed_sources, "MAX_INSPECTED", last - 1)
+    read = LandedSources()
+    assert read.may_hold(table, TRAIL, 1, last) and not read._known  # nothing was read
 
 
 def test_only_consumers_with_landed_records_get_a_drain_run(
