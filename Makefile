@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+NATIVE_STAMP := $(VENV)/.native
+NATIVE_SOURCES := $(wildcard resolvers/native/Cargo.* resolvers/native/src/*.rs resolvers/native/build.py)
 DAGSTER_HOME ?= $(CURDIR)/dagster_home
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test test-fast dev lint format bench lock catalog clean
+.PHONY: install native demo test test-fast dev lint format bench lock catalog clean
 
-install: $(STAMP)
+install: $(STAMP) $(NATIVE_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(UV) pip sync -q --python $(BIN)/python requirements.lock
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# The native helpers (resolvers/native): built with cargo where there is one, from Debian's
+# packaged crates where the machine has them. Optional: without them assetlake runs in pure
+# Python, with the same results; ASSETLAKE_REQUIRE_NATIVE=1 (CI) makes a failed build an error.
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)
+	$(BIN)/python -m resolvers.native.build
+	touch $(NATIVE_STAMP)
+
+native: $(STAMP)  ## build the native helpers again (after installing cargo, say)
+	$(BIN)/python -m resolvers.native.build
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(UV) pip compile -q pyproject.toml --extra dev -o requirements.lock
@@ -59,7 +71,7 @@ catalog: install  ## regenerate resolvers/aws/catalog.json from botocore + IAM S
 	$(BIN)/python -m resolvers.aws.catalog_gen
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis resolvers/native/_assetlake_native*.so
 
 # Prowler vs assetlake on one seeded moto account -> docs/parity.md (not part of make test).
 # Prowler gets its own venv (.parity/venv, about 3 minutes to install the first time).

@@ -12,11 +12,13 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from resolvers.native.load import native
 
 # Keys whose values are volatile bookkeeping: dropped before hashing, kept in the stored document.
 VOLATILE_KEYS: frozenset[str] = frozenset(
@@ -325,6 +327,28 @@ if set(_STEMS) - {s for stems in _STEMS_OF_WORD.values() for s in stems}:
     raise AssertionError("a secret stem outside every word of _WORDS: add its word")
 
 
+def _native_screen() -> Callable[[str], bool | None]:
+    """The record check below in one native pass (resolvers/native): ``_stems_in`` and
+    :func:`_held_in_text`, answering the same, or None where the Python must look (a character
+    outside ASCII, a ``\\u`` escape, an escaped quote next to a stem). Without the native
+    module it always answers None."""
+    module = native()
+    if module is None:
+        return lambda _payload: None
+    groups = [(word, list(_STEMS_OF_WORD[word])) for word in _WORDS]
+    screen = module.SecretScreen(
+        groups,
+        sorted(REDACTED_KEYS),
+        sorted(REDACTED_MAPS),
+        sorted(REDACTED_NAME_VALUE_LISTS),
+        PASSWORD_SUFFIX,
+    )
+    return screen.held
+
+
+_SCREEN = _native_screen()
+
+
 def _stems_in(lowered: str) -> tuple[str, ...]:
     """The stems a record's lowercased text holds."""
     found: list[str] = []
@@ -400,22 +424,26 @@ def redact_record(payload: str, value: Any, salt: bytes) -> tuple[str, Any]:
     secret (a session token in an AssumeRole answer, user data, a password) is its redacted
     JSON, in its own key order. Redacting an already redacted record changes nothing.
     """
-    if value is None:
-        return payload, value
-    if "\\u" in payload:  # an escape may spell a key ("pass\\u0077ord"): look for every stem
-        held = _held_in_json(value, _STEMS)
-    else:
-        lowered = payload.lower()
-        stems = _stems_in(lowered)
-        if not stems:
-            return payload, value
-        # the names matched may be labels ("env": "prod") or longer names: look at the members
-        held = _held_in_text(payload, lowered, stems)
-        if held is None:
-            held = _held_in_json(value, stems)
-    if not held:
+    if value is None or not _may_hold_secret(payload, value):
         return payload, value
     redacted = redact(value, salt)
     if redacted == value:
         return payload, value
     return orjson.dumps(redacted, option=orjson.OPT_NON_STR_KEYS).decode(), redacted
+
+
+def _may_hold_secret(payload: str, value: Any) -> bool:
+    """Whether a record holds a member :func:`redact` may replace (the caller redacts and
+    compares, which is exact): natively where that can answer, else read off the text."""
+    held = _SCREEN(payload)
+    if held is not None:
+        return held
+    if "\\u" in payload:  # an escape may spell a key ("pass\\u0077ord"): look for every stem
+        return _held_in_json(value, _STEMS)
+    lowered = payload.lower()
+    stems = _stems_in(lowered)
+    if not stems:
+        return False
+    # the names matched may be labels ("env": "prod") or longer names: look at the members
+    held = _held_in_text(payload, lowered, stems)
+    return _held_in_json(value, stems) if held is None else held

@@ -7,6 +7,8 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from resolvers.native.load import status
+
 # The figures with goals (issues 2 and 3): (figure, comparison, goal). Reported, never asserted.
 GOALS: dict[str, list[Any]] = {
     "ingest_events_per_s": [">=", 20_000],
@@ -60,6 +62,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         **versions,
+        "helpers": status(),  # native: resolvers/native built and loaded; python: not
         "load_average_start": load_average(),
     }
 
@@ -102,8 +105,8 @@ def render_table(result: dict[str, Any]) -> str:
         f"batches of {params['batch_size']:,}",
         f"machine: {machine['cores']} cores, {machine['memory_gb']} GB, Python "
         f"{machine['python']}, deltalake {machine['deltalake']}, polars {machine['polars']}, "
-        f"duckdb {machine['duckdb']}; load average {machine['load_average_start']} -> "
-        f"{machine['load_average_end']}",
+        f"duckdb {machine['duckdb']}, {machine.get('helpers', 'python')} helpers; "
+        f"load average {machine['load_average_start']} -> {machine['load_average_end']}",
         "",
         f"{'figure':<24}{'value':>14}  {'goal':<20}what",
     ]

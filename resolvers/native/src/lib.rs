@@ -1,0 +1,150 @@
+//! assetlake's native helpers: per-record steps whose cost in Python is scanning bytes, not
+//! logic. Each answers as the Python it stands in for, or says it cannot (None), and the
+//! Python then decides; so no result depends on whether the module was built.
+
+use std::collections::HashSet;
+
+use memchr::memmem::Finder;
+use memchr::{memchr, memrchr};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// Whether a record's JSON text holds a member that redaction may replace: the check of
+/// `redact_record` in resolvers/canonical.py (`_stems_in`, then `_held_in_text`), the same
+/// answer for the same text, in one pass of the bytes and a look at each stem found.
+///
+/// `held` answers True (a member under a secret key, with a value of the kind that key holds
+/// a secret in), False (none), or None where the Python must look itself: a text with a
+/// character outside ASCII (Unicode lowercasing can move positions, and turn KELVIN SIGN into
+/// `k`), a `\u` escape (it may spell a key), or a quote escaped next to a stem.
+#[pyclass(module = "resolvers.native._assetlake_native")]
+struct SecretScreen {
+    groups: Vec<(Finder<'static>, Vec<Finder<'static>>)>,
+    keys: HashSet<Vec<u8>>,
+    maps: HashSet<Vec<u8>>,
+    lists: HashSet<Vec<u8>>,
+    suffix: Vec<u8>,
+    escape: Finder<'static>,
+}
+
+fn finder(needle: &str) -> PyResult<Finder<'static>> {
+    if needle.is_empty() || !needle.is_ascii() || needle.to_ascii_lowercase() != needle {
+        return Err(PyValueError::new_err(format!(
+            "a word or stem must be lowercase ASCII, not {needle:?}"
+        )));
+    }
+    Ok(Finder::new(needle.as_bytes()).into_owned())
+}
+
+fn byte_set(names: Vec<String>) -> HashSet<Vec<u8>> {
+    names.into_iter().map(String::into_bytes).collect()
+}
+
+#[pymethods]
+impl SecretScreen {
+    /// `groups`: each word, with the stems containing it, in the order the Python searches
+    /// them; `keys`, `maps`, `lists`: the secret keys of each kind; `suffix`: the lowercase
+    /// ending of a key whose string value is a secret.
+    #[new]
+    fn new(
+        groups: Vec<(String, Vec<String>)>,
+        keys: Vec<String>,
+        maps: Vec<String>,
+        lists: Vec<String>,
+        suffix: String,
+    ) -> PyResult<Self> {
+        let mut searched = Vec::with_capacity(groups.len());
+        for (word, stems) in &groups {
+            let stems = stems.iter().map(|s| finder(s)).collect::<PyResult<Vec<_>>>()?;
+            searched.push((finder(word)?, stems));
+        }
+        Ok(SecretScreen {
+            groups: searched,
+            keys: byte_set(keys),
+            maps: byte_set(maps),
+            lists: byte_set(lists),
+            suffix: suffix.to_ascii_lowercase().into_bytes(),
+            escape: Finder::new(b"\\u").into_owned(),
+        })
+    }
+
+    /// True, False or None for a record's text (see the type's note).
+    fn held(&self, text: &PyString) -> PyResult<Option<bool>> {
+        // an ASCII str's UTF-8 is its own buffer: to_str() copies nothing for those
+        let payload = text.to_str()?.as_bytes();
+        if !payload.is_ascii() || self.escape.find(payload).is_some() {
+            return Ok(None);
+        }
+        let lowered = payload.to_ascii_lowercase();
+        let mut found: Vec<&Finder<'static>> = Vec::new();
+        for (word, stems) in &self.groups {
+            if word.find(&lowered).is_some() {
+                found.extend(stems.iter().filter(|stem| stem.find(&lowered).is_some()));
+            }
+        }
+        for stem in found {
+            match self.stem_held(payload, &lowered, stem) {
+                Some(false) => continue,
+                answer => return Ok(answer),
+            }
+        }
+        Ok(Some(false))
+    }
+}
+
+impl SecretScreen {
+    /// `_held_in_text` for one stem: each occurrence, the string around it, a key if a colon
+    /// follows, and whether that member may hold a secret.
+    fn stem_held(&self, payload: &[u8], lowered: &[u8], stem: &Finder<'static>) -> Option<bool> {
+        let width = stem.needle().len();
+        let mut from = 0;
+        while let Some(offset) = stem.find(&lowered[from..]) {
+            let position = from + offset;
+            let start = memrchr(b'"', &payload[..position])?;
+            let end = position + width + memchr(b'"', &payload[position + width..])?;
+            // as Python's payload[start - 1]: the last byte when start is 0
+            let before_start = if start == 0 { payload.len() - 1 } else { start - 1 };
+            if payload[before_start] == b'\\' || payload[end - 1] == b'\\' {
+                return None;
+            }
+            if let Some(starts) = value_start(payload, end + 1) {
+                if self.secret_member(&payload[start + 1..end], starts) {
+                    return Some(true);
+                }
+            }
+            from = end + 1;
+        }
+        Some(false)
+    }
+
+    fn secret_member(&self, key: &[u8], starts: u8) -> bool {
+        self.keys.contains(key)
+            || (starts == b'{' && self.maps.contains(key))
+            || (starts == b'[' && self.lists.contains(key))
+            || (starts == b'"' && key.to_ascii_lowercase().ends_with(&self.suffix))
+    }
+}
+
+/// The first byte of the value after a key's closing quote (at `at`), as the Python's
+/// `[ \t\n\r]*:[ \t\n\r]*(.)` reads it: whitespace, a colon, whitespace, then any byte (a text
+/// that ends in whitespace after the colon gives its last byte, as the regex backtracks to);
+/// None when no colon follows.
+fn value_start(payload: &[u8], at: usize) -> Option<u8> {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let rest = payload.get(at..)?;
+    let colon = rest.iter().position(|b| !is_space(b))?;
+    if rest[colon] != b':' {
+        return None;
+    }
+    let after = &rest[colon + 1..];
+    after.iter().find(|b| !is_space(b)).or(after.last()).copied()
+}
+
+#[pymodule]
+fn _assetlake_native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
+    module.add_class::<SecretScreen>()?;
+    // the interface version: resolvers/native/load.py refuses a module built for another
+    module.add("INTERFACE", 1)?;
+    Ok(())
+}
