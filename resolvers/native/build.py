@@ -84,12 +84,30 @@ def crate_source() -> list[str]:
 
 
 def build(target_dir: Path) -> Path:
-    """Compile the crate; returns the built library."""
-    command = [cargo(), "build", "--release", "--locked", "--manifest-path", str(MANIFEST)]
+    """Compile the crate at the versions of Cargo.lock; returns the built library.
+
+    Where those versions cannot be had (Debian updated one of its packaged crates), a copy of
+    the crate is built at the versions at hand, leaving the committed lock file as it is.
+    """
+    try:
+        _cargo_build(MANIFEST, target_dir, locked=True)
+    except BuildError as exc:
+        if "lock" not in str(exc):  # "cannot update the lock file", "(locked to 2.5.0)"
+            raise
+        copy = target_dir / "unlocked"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(HERE / "src", copy / "src")
+        shutil.copyfile(MANIFEST, copy / MANIFEST.name)
+        _cargo_build(copy / MANIFEST.name, target_dir, locked=False)
+    return target_dir / "release" / LIBRARY
+
+
+def _cargo_build(manifest: Path, target_dir: Path, locked: bool) -> None:
+    command = [cargo(), "build", "--release", "--manifest-path", str(manifest)]
     env = {**os.environ, "PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(target_dir)}
     try:
         done = subprocess.run(
-            [*command, *crate_source()],
+            [*command, *(["--locked"] if locked else []), *crate_source()],
             env=env,
             capture_output=True,
             text=True,
@@ -101,7 +119,6 @@ def build(target_dir: Path) -> Path:
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
         raise BuildError(f"cargo build failed: {(errors or ['(no error line)'])[0]}")
-    return target_dir / "release" / LIBRARY
 
 
 def install(library: Path, destination: Path) -> None:
