@@ -14,11 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolvers import canonical
+from resolvers import secret_text
 from resolvers.native import build
 from resolvers.native.load import NATIVE_ENV, native
 
@@ -33,10 +34,31 @@ def python_answer(payload: str) -> bool | None:
     if not payload.isascii() or "\\u" in payload:
         return None
     lowered = payload.lower()
-    stems = canonical._stems_in(lowered)
+    stems = secret_text._stems_in(lowered)
     if not stems:
         return False
-    return canonical._held_in_text(payload, lowered, stems)
+    return secret_text._held_in_text(payload, lowered, stems)
+
+
+def python_members(text: bytes) -> tuple[bool, set[bytes]]:
+    """What the member scan stands in for: the regex's members, then the two checks."""
+    members = set(secret_text._MEMBER.findall(text))
+    return secret_text._secret_in(text, members), members & secret_text._VOLATILE_MEMBERS
+
+
+def native_members(text: bytes) -> tuple[bool, set[bytes]]:
+    scan = secret_text._MEMBER_SCAN
+    assert scan is not None
+    return scan(text)
+
+
+def corpus_lines() -> list[str]:
+    return [
+        line
+        for path in sorted(CORPUS.rglob("*.json*"))
+        for line in path.read_text("utf-8", "replace").splitlines()
+        if line.strip()
+    ]
 
 
 def test_a_built_module_is_loaded_and_ci_requires_one() -> None:
@@ -63,27 +85,67 @@ FRAGMENTS = st.sampled_from(
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(FRAGMENTS, max_size=24).map("".join))
 def test_the_secret_screen_answers_as_the_python(text: str) -> None:
-    assert canonical._SCREEN(text) == python_answer(text), text
+    assert secret_text._SCREEN(text) == python_answer(text), text
 
 
 @needs_native
 @given(st.text(max_size=200))
 def test_the_secret_screen_on_any_text(text: str) -> None:
-    assert canonical._SCREEN(text) == python_answer(text)
+    assert secret_text._SCREEN(text) == python_answer(text)
 
 
 @needs_native
 def test_the_secret_screen_answers_as_the_python_on_the_corpus() -> None:
-    lines = [
-        line
-        for path in sorted(CORPUS.rglob("*.json*"))
-        for line in path.read_text("utf-8", "replace").splitlines()
-        if line.strip()
-    ]
+    lines = corpus_lines()
     assert len(lines) > 4000
-    answers = [canonical._SCREEN(line) for line in lines]
+    answers = [secret_text._SCREEN(line) for line in lines]
     assert answers == [python_answer(line) for line in lines]
     assert answers.count(True) > 50 and answers.count(False) > 3000  # both kinds are met
+
+
+MEMBER_FRAGMENTS = st.sampled_from(
+    [
+        b'"', b'\\"', b"\\", b":", b'":', b",", b"{", b"}", b"[", b"]", b"1", b"t", b"n",
+        b"-", b" ", b"\n", b"\xc3\xa9", b"x", b"etag", b"updateTime", b"ResponseMetadata",
+        b"Variables", b"env", b"environment", b"userData", b"UserData", b"password", b"PassWord",
+        b"dbPassword", b"SessionToken", b"privateKeyData", b"labels", b'"x":"', b'"x":',
+        b'etag":1', b'"etag":"', b'"updateTime":{', b'"Variables":{', b'"env":[', b'password":"',
+    ]
+)  # fmt: skip
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MEMBER_FRAGMENTS, max_size=24).map(b"".join))
+def test_the_member_scan_answers_as_the_python(text: bytes) -> None:
+    assert native_members(text) == python_members(text), text
+
+
+@needs_native
+@given(st.binary(max_size=200))
+def test_the_member_scan_on_any_bytes(text: bytes) -> None:
+    assert native_members(text) == python_members(text)
+
+
+@needs_native
+def test_the_member_scan_answers_as_the_python_on_the_corpus() -> None:
+    texts = [
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        for line in corpus_lines()
+        if isinstance(value := _json(line), dict)
+    ]
+    assert len(texts) > 4000
+    answers = [native_members(text) for text in texts]
+    assert answers == [python_members(text) for text in texts]
+    assert sum(secret for secret, _ in answers) > 50  # both kinds are met, volatiles too
+    assert sum(bool(volatile) for _, volatile in answers) > 100
+
+
+def _json(line: str) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
 
 
 @needs_native

@@ -1,4 +1,4 @@
-"""Landing's secret check read off the record's own text (resolvers/canonical.py).
+"""Landing's secret check read off the record's own text (resolvers/secret_text.py).
 
 A record whose text names a secret stem ("env", "token", "password"...) is looked at member by
 member. That look is made on the text as received, whatever its spacing, rather than on the
@@ -15,13 +15,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolvers.canonical import (
-    REDACTION_MARKER,
-    _held_in_json,
-    _held_in_text,
-    _stems_in,
-    redact_record,
-)
+from resolvers.canonical import REDACTION_MARKER, redact_record
+from resolvers.secret_text import _held_in_json, _held_in_text, _stems_in
 
 SALT = b"salt"
 # secret keys, their look-alikes (labels, longer names) and plain keys, in every letter case

@@ -8,7 +8,7 @@ use memchr::memmem::Finder;
 use memchr::{memchr, memrchr};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
 
 /// Whether a record's JSON text holds a member that redaction may replace: the check of
 /// `redact_record` in resolvers/canonical.py (`_stems_in`, then `_held_in_text`), the same
@@ -141,9 +141,85 @@ fn value_start(payload: &[u8], at: usize) -> Option<u8> {
     after.iter().find(|b| !is_space(b)).or(after.last()).copied()
 }
 
+/// The members of a configuration's compact JSON that `canonicalize` in resolvers/canonical.py
+/// looks at: the Python's `_MEMBER.findall` (every `"key":` with the first byte of its value,
+/// read as that regex reads it, quotes escaped or not), then which of them are secret-bearing
+/// and which volatile, in one pass of the bytes.
+#[pyclass(module = "resolvers.native._assetlake_native")]
+struct MemberScan {
+    secret: HashSet<Vec<u8>>,
+    volatile: HashSet<Vec<u8>>,
+    password: Finder<'static>,
+}
+
+#[pymethods]
+impl MemberScan {
+    /// `secret`, `volatile`: members as the regex gives them (`key":` and a byte);
+    /// `password`: lowercase bytes whose presence in the lowercased text counts as secret.
+    #[new]
+    fn new(secret: Vec<Vec<u8>>, volatile: Vec<Vec<u8>>, password: Vec<u8>) -> Self {
+        MemberScan {
+            secret: secret.into_iter().collect(),
+            volatile: volatile.into_iter().collect(),
+            password: Finder::new(&password).into_owned(),
+        }
+    }
+
+    /// (whether a secret-bearing member is there, the volatile members there).
+    fn scan<'py>(&self, py: Python<'py>, text: &[u8]) -> (bool, Vec<&'py PyBytes>) {
+        let mut secret = false;
+        let mut volatile: Vec<&[u8]> = Vec::new();
+        for member in Members::new(text) {
+            secret = secret || self.secret.contains(member);
+            if self.volatile.contains(member) && !volatile.contains(&member) {
+                volatile.push(member);
+            }
+        }
+        if !secret {
+            secret = self.password.find(&text.to_ascii_lowercase()).is_some();
+        }
+        let volatile = volatile.into_iter().map(|m| PyBytes::new(py, m)).collect();
+        (secret, volatile)
+    }
+}
+
+/// The matches of `"([^"\\]*":.)` (any byte for `.`) in a text, left to right, each as its
+/// group: a quote, a run with no quote or backslash, a quote, a colon, one more byte. A run
+/// ends at its first quote or backslash, so a match at a quote is decided without
+/// backtracking; where there is none, the search goes on from the next quote.
+struct Members<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Members<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Members { text, at: 0 }
+    }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let text = self.text;
+        loop {
+            let open = self.at + memchr(b'"', text.get(self.at..)?)?;
+            let run = open + 1;
+            let stop = run + text[run..].iter().position(|b| *b == b'"' || *b == b'\\')?;
+            if text[stop] == b'"' && stop + 2 < text.len() && text[stop + 1] == b':' {
+                self.at = stop + 3;
+                return Some(&text[run..stop + 3]);
+            }
+            self.at = open + 1;
+        }
+    }
+}
+
 #[pymodule]
 fn _assetlake_native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_class::<SecretScreen>()?;
+    module.add_class::<MemberScan>()?;
     // the interface version: resolvers/native/load.py refuses a module built for another
     module.add("INTERFACE", 1)?;
     Ok(())
