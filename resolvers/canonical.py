@@ -33,6 +33,7 @@ from resolvers.secret_text import (
 )
 
 __all__ = [  # the field lists are resolvers.secret_fields'; imported from here too
+    "CANONICAL",
     "PASSWORD_SUFFIX",
     "PLACEHOLDERS",
     "REDACTED_KEYS",
@@ -62,9 +63,12 @@ class CanonicalConfig:
     hash: str  # sha256 of the canonical JSON of the redacted document minus volatile keys
 
 
+CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # orjson's options for it
+
+
 def canonical_json(document: Any) -> str:
     """Compact JSON with sorted keys: the same document always gives the same string."""
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(document, option=CANONICAL).decode()
 
 
 def redacted_value(value: Any, salt: bytes) -> str:
@@ -161,7 +165,7 @@ def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
     they are, or with their volatile members cut out of the text when those hold scalars (the
     same result as the general path, at a fraction of the cost).
     """
-    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    text = orjson.dumps(document, option=CANONICAL)
     secret, volatile = config_members(text)
     if not secret and volatile.isdisjoint(VOLATILE_CONTAINERS):
         # the text is the document; the hash leaves out volatiles

@@ -5,9 +5,10 @@ values: whether a received record's text holds a member that redaction may repla
 (:func:`record_may_hold_secret`, for ``canonical.redact_record``), and which members of a
 configuration's compact JSON are secret-bearing or volatile (:func:`config_members`, for
 ``canonical.canonicalize``). Both only decide whether the exact path (redact and compare, the
-documents' own walk) must run: a wrong "may" costs time, never a result. The native helpers
-(resolvers/native) do each in one pass of the bytes, answering the same; without them the
-Python here answers.
+documents' own walk) must run: a wrong "may" costs time, never a result, while a wrong "no"
+would store a secret. The native helpers (resolvers/native) do each in one pass of the bytes
+and must answer exactly as the Python here, which answers without them (tests/test_native.py
+holds them to it).
 """
 
 from __future__ import annotations
