@@ -17,8 +17,9 @@ from deltalake import DeltaTable, write_deltalake
 from pipelines.cli import main
 from resolvers.drain import drain, land
 from resolvers.ingest import Record, read_file, resolve_records
+from resolvers.lake.rows import raw_events_table
 from resolvers.lake.storage import Lake
-from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS, UNRESOLVED_EVENTS, raw_events_table
+from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS, UNRESOLVED_EVENTS
 from resolvers.lake.writer import LakeWriter
 from resolvers.model import Lineage
 from resolvers.trace import trace

@@ -1,4 +1,4 @@
-"""The lake's tables: names, Arrow schemas, keys, partitioning, and rows <-> Arrow.
+"""The lake's tables: names, Arrow schemas, keys and partitioning (rows <-> Arrow: rows.py).
 
 The five tables of CONTRACT.md keep exactly its columns (in its order) and add a few of their
 own after them. ``asset_observations`` is internal: the compact log of every observation, from
@@ -7,15 +7,9 @@ which a chain is rebuilt when a late observation arrives.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import polars as pl
 import pyarrow as pa
-
-from resolvers.lake.scd2 import Version
-from resolvers.model import AssetChange, Lineage, Observation, RawRecord, Unresolved
 
 TS = pa.timestamp("us", tz="UTC")
 STR = pa.string()
@@ -322,135 +316,3 @@ TABLES: tuple[TableSpec, ...] = (
     SCAN_REPORTS,
 )
 TABLES_BY_NAME = {spec.name: spec for spec in TABLES}
-
-
-# not taken from the row objects
-DERIVED = ("batch_id", "recorded_at", "event_date", "run_id", *(name for name, _ in LINEAGE))
-
-
-def same_value(value: object, type_: pa.DataType, rows: int) -> pa.Array:
-    """One value in every row (a column built from a Python list of it costs ~100x more)."""
-    return pa.repeat(pa.scalar(value, type_), rows)
-
-
-def _table(spec: TableSpec, columns: dict[str, list | pa.Array]) -> pa.Table:
-    if "event_date" in spec.schema.names:  # the day partition of tables keyed by event
-        columns["event_date"] = [t.date() if t is not None else None for t in columns["event_time"]]
-    return pa.Table.from_pydict(columns, schema=spec.schema)
-
-
-def raw_events_table(
-    rows: Sequence[RawRecord],
-    batch_id: str,
-    now: dt.datetime,
-    run_id: str | None = None,
-    lineage: Lineage | None = None,
-) -> pa.Table:
-    """Arrow rows of raw_events landed by a commit at ``now`` (``run_id``: the Dagster run
-    landing them, if any; ``lineage``: when they were received, by what they are landed)."""
-    lineage = lineage or Lineage()
-    return _table(
-        RAW_EVENTS,
-        {
-            "event_id": [r.event_id for r in rows],
-            "source": [r.source for r in rows],
-            "cloud": [r.cloud for r in rows],
-            "account_id": [r.account_id for r in rows],
-            "region": [r.region for r in rows],
-            "event_time": [r.event_time for r in rows],
-            "received_at": same_value(lineage.received_at or now, TS, len(rows)),
-            "classification": [r.classification for r in rows],
-            "payload": [r.payload for r in rows],
-            "batch_id": same_value(batch_id, STR, len(rows)),
-            "record_hash": [r.record_hash for r in rows],
-            "run_id": same_value(run_id, STR, len(rows)),
-            "landed_at": same_value(now, TS, len(rows)),
-            "landed_by": same_value(lineage.landed_by, STR, len(rows)),
-        },
-    )
-
-
-def _derived(
-    spec: TableSpec,
-    rows: Sequence[AssetChange] | Sequence[Unresolved],
-    batch_id: str,
-    now: dt.datetime,
-    run_id: str | None,
-    lineage: Lineage | None,
-) -> pa.Table:
-    """Arrow rows of a table derived from records, with their lineage."""
-    lineage = lineage or Lineage()
-    names = [f for f in spec.schema.names if f not in DERIVED]
-    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
-    times = [lineage.times(r.event_id, now) for r in rows]
-    columns["batch_id"] = same_value(batch_id, STR, len(rows))
-    columns["recorded_at"] = same_value(now, TS, len(rows))
-    columns["run_id"] = same_value(run_id, STR, len(rows))
-    columns["received_at"] = [received for received, _ in times]
-    columns["landed_at"] = [landed for _, landed in times]
-    columns["resolved_at"] = same_value(lineage.resolved_at or now, TS, len(rows))
-    return _table(spec, columns)
-
-
-def asset_changes_table(
-    rows: Sequence[AssetChange],
-    batch_id: str,
-    now: dt.datetime,
-    run_id: str | None = None,
-    lineage: Lineage | None = None,
-) -> pa.Table:
-    """Arrow rows of asset_changes committed at ``now`` (``run_id``: the Dagster run resolving
-    them, if any)."""
-    return _derived(ASSET_CHANGES, rows, batch_id, now, run_id, lineage)
-
-
-def unresolved_table(
-    rows: Sequence[Unresolved],
-    batch_id: str,
-    now: dt.datetime,
-    run_id: str | None = None,
-    lineage: Lineage | None = None,
-) -> pa.Table:
-    """Arrow rows of unresolved_events committed at ``now``."""
-    return _derived(UNRESOLVED_EVENTS, rows, batch_id, now, run_id, lineage)
-
-
-def versions_table(rows: Sequence[Version], now: dt.datetime) -> pa.Table:
-    """Arrow rows of asset_versions."""
-    names = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
-    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
-    columns["change_event_ids"] = [list(ids) for ids in columns["change_event_ids"]]
-    columns["recorded_at"] = same_value(now, TS, len(rows))
-    return _table(ASSET_VERSIONS, columns)
-
-
-def versions_from_table(table: pl.DataFrame) -> list[Version]:
-    """Version rows read back from asset_versions."""
-    fields = [f for f in ASSET_VERSIONS.schema.names if f != "recorded_at"]
-    columns = {name: table.get_column(name).to_list() for name in fields}
-    columns["change_event_ids"] = [tuple(ids or ()) for ids in columns["change_event_ids"]]
-    return [
-        Version(**dict(zip(fields, values, strict=True)))
-        for values in zip(*columns.values(), strict=True)
-    ]
-
-
-def observations_table(rows: Iterable[Observation], now: dt.datetime) -> pa.Table:
-    """Arrow rows of asset_observations."""
-    rows = list(rows)
-    names = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
-    columns: dict[str, list | pa.Array] = {n: [getattr(r, n) for r in rows] for n in names}
-    columns["event_ids"] = [list(ids) for ids in columns["event_ids"]]
-    columns["recorded_at"] = same_value(now, TS, len(rows))
-    return _table(ASSET_OBSERVATIONS, columns)
-
-
-def observations_from_table(table: pl.DataFrame) -> list[Observation]:
-    """Observations read back from asset_observations."""
-    fields = [f for f in ASSET_OBSERVATIONS.schema.names if f not in DERIVED]
-    columns = {name: table.get_column(name).to_list() for name in fields}
-    columns["event_ids"] = [tuple(ids or ()) for ids in columns["event_ids"]]
-    return [
-        Observation(**dict(zip(fields, values, strict=True)))
-        for values in zip(*columns.values(), strict=True)
-    ]

@@ -28,6 +28,16 @@ from resolvers.lake import layout, scd2
 from resolvers.lake.dedupe import deduplicate
 from resolvers.lake.fold import FoldResult, fold
 from resolvers.lake.indexes import CurrentState, KeyIndex
+from resolvers.lake.rows import (
+    asset_changes_table,
+    observations_from_table,
+    observations_table,
+    raw_events_table,
+    same_value,
+    unresolved_table,
+    versions_from_table,
+    versions_table,
+)
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import (
     ASSET_CHANGES,
@@ -37,14 +47,6 @@ from resolvers.lake.tables import (
     RAW_EVENTS,
     UNRESOLVED_EVENTS,
     TableSpec,
-    asset_changes_table,
-    observations_from_table,
-    observations_table,
-    raw_events_table,
-    same_value,
-    unresolved_table,
-    versions_from_table,
-    versions_table,
 )
 from resolvers.model import Observation, ResolvedBatch
 from resolvers.timeutil import to_micros, utcnow
