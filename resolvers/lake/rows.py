@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 import polars as pl
 import pyarrow as pa
 
+from resolvers.lake import layout
 from resolvers.lake.scd2 import Version
 from resolvers.lake.tables import (
     ASSET_CHANGES,
     ASSET_OBSERVATIONS,
     ASSET_VERSIONS,
+    ASSET_VERSIONS_TAIL,
     LINEAGE,
     RAW_EVENTS,
     STR,
@@ -26,6 +29,7 @@ from resolvers.lake.tables import (
     TableSpec,
 )
 from resolvers.model import AssetChange, Lineage, Observation, RawRecord, Unresolved
+from resolvers.timeutil import to_micros
 
 # not taken from the row objects
 DERIVED = ("batch_id", "recorded_at", "event_date", "run_id", *(name for name, _ in LINEAGE))
@@ -157,3 +161,58 @@ def observations_from_table(table: pl.DataFrame) -> list[Observation]:
         Observation(**dict(zip(fields, values, strict=True)))
         for values in zip(*columns.values(), strict=True)
     ]
+
+
+def tail_rows(
+    puts: Sequence[Version],
+    patches: Sequence[Version],
+    deletes: Sequence[tuple[str, dt.datetime]],
+    rebuilt_keys: set[str],
+    now: dt.datetime,
+) -> pa.Table:
+    """The tail's row operations of a batch (resolvers/lake/layout.py): a put is a whole
+    version row, a patch only its key and chain fields, a delete only its key; each with its
+    operation, the batch's sequence number and whether its asset's chain was rebuilt."""
+    seq = to_micros(now)
+    schema = ASSET_VERSIONS_TAIL.schema
+    parts = []
+    if puts:
+        parts.append(_with_ops(versions_table(puts, now), "put", seq, rebuilt_keys))
+    if patches:  # a patch writes the chain fields of a row: only those are built
+        names = [*layout.KEY, *layout.CHAIN_COLUMNS]
+        columns = zip(*map(attrgetter(*names), patches), strict=True)
+        patched = pa.table(
+            [
+                pa.array(values, schema.field(name).type)
+                for name, values in zip(names, columns, strict=True)
+            ],
+            names=names,
+        )
+        parts.append(_with_ops(_only(patched, names), "patch", seq, rebuilt_keys))
+    if deletes:
+        keys = pa.table(
+            {
+                "asset_key": pa.array([k for k, _ in deletes], pa.string()),
+                "valid_from": pa.array([v for _, v in deletes], schema.field("valid_from").type),
+            }
+        )
+        parts.append(_with_ops(_only(keys, list(keys.column_names)), "delete", seq, rebuilt_keys))
+    return pa.concat_tables([part.select(schema.names).cast(schema) for part in parts])
+
+
+def _only(table: pa.Table, keep: list[str]) -> pa.Table:
+    """``table`` with every asset_versions column, nulls outside ``keep``."""
+    columns = {}
+    for name in layout.COLUMNS:
+        type_ = ASSET_VERSIONS.schema.field(name).type
+        columns[name] = table.column(name) if name in keep else pa.nulls(table.num_rows, type_)
+    return pa.table(columns)
+
+
+def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table:
+    keys = table.column("asset_key").to_pylist()
+    return (
+        table.append_column("_op", same_value(op, pa.string(), table.num_rows))
+        .append_column("_seq", same_value(seq, pa.int64(), table.num_rows))
+        .append_column("_rebuild", pa.array([k in rebuilt for k in keys], pa.bool_()))
+    )

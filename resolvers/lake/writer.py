@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 import polars as pl
 import pyarrow as pa
@@ -33,10 +32,9 @@ from resolvers.lake.rows import (
     observations_from_table,
     observations_table,
     raw_events_table,
-    same_value,
+    tail_rows,
     unresolved_table,
     versions_from_table,
-    versions_table,
 )
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import (
@@ -49,7 +47,7 @@ from resolvers.lake.tables import (
     TableSpec,
 )
 from resolvers.model import Observation, ResolvedBatch
-from resolvers.timeutil import to_micros, utcnow
+from resolvers.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +113,7 @@ class LakeWriter:
             for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS, ASSET_OBSERVATIONS)
         }
         self.state = CurrentState(lake)
-        self._tail_rows: int | None = None
+        self._tail_size: int | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assetlake-commit")
 
     # -- entry points ---------------------------------------------------------------------
@@ -184,7 +182,7 @@ class LakeWriter:
         """Apply the tail to asset_versions now (asset_versions is then exact on its own)."""
         in_sync = self.state.in_sync()
         result = fold(self.lake)
-        self._tail_rows = 0
+        self._tail_size = 0
         if in_sync:  # folding changes the layout, not the content: the state stays valid
             self.state.rebase()
         return result
@@ -299,9 +297,14 @@ class LakeWriter:
             return
         before = self.state.table_versions()
         table = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False)
-        _append(table, _tail_rows(plan, now), props, self.lake)
-        if self._tail_rows is not None:
-            self._tail_rows += len(plan.puts) + len(plan.patches) + len(plan.deletes)
+        _append(
+            table,
+            tail_rows(plan.puts, plan.patches, plan.deletes, plan.rebuilt_keys, now),
+            props,
+            self.lake,
+        )
+        if self._tail_size is not None:
+            self._tail_size += len(plan.puts) + len(plan.patches) + len(plan.deletes)
         if not self.state.apply(plan.chains, before):
             self._repair(sorted(plan.chains), props)
 
@@ -316,9 +319,9 @@ class LakeWriter:
         self._append_plan(plan, utcnow(), props)
 
     def _maybe_fold(self) -> FoldResult | None:
-        if self._tail_rows is None:
-            self._tail_rows = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False).count()
-        if self._tail_rows < self.fold_at_tail_rows:
+        if self._tail_size is None:
+            self._tail_size = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False).count()
+        if self._tail_size < self.fold_at_tail_rows:
             return None
         return self.fold()
 
@@ -342,56 +345,6 @@ def _chain_changed(before: scd2.Version, after: scd2.Version) -> bool:
         or before.valid_to != after.valid_to
         or before.is_current != after.is_current
         or before.last_observed_at != after.last_observed_at
-    )
-
-
-def _tail_rows(plan: VersionPlan, now: dt.datetime) -> pa.Table:
-    seq = to_micros(now)
-    schema = ASSET_VERSIONS_TAIL.schema
-    parts = []
-    if plan.puts:
-        parts.append(_with_ops(versions_table(plan.puts, now), "put", seq, plan.rebuilt_keys))
-    if plan.patches:  # a patch writes the chain fields of a row: only those are built
-        names = [*layout.KEY, *layout.CHAIN_COLUMNS]
-        columns = zip(*map(attrgetter(*names), plan.patches), strict=True)
-        patches = pa.table(
-            [
-                pa.array(values, schema.field(name).type)
-                for name, values in zip(names, columns, strict=True)
-            ],
-            names=names,
-        )
-        parts.append(_with_ops(_only(patches, names), "patch", seq, plan.rebuilt_keys))
-    if plan.deletes:
-        keys = pa.table(
-            {
-                "asset_key": pa.array([k for k, _ in plan.deletes], pa.string()),
-                "valid_from": pa.array(
-                    [v for _, v in plan.deletes], schema.field("valid_from").type
-                ),
-            }
-        )
-        parts.append(
-            _with_ops(_only(keys, list(keys.column_names)), "delete", seq, plan.rebuilt_keys)
-        )
-    return pa.concat_tables([part.select(schema.names).cast(schema) for part in parts])
-
-
-def _only(table: pa.Table, keep: list[str]) -> pa.Table:
-    """``table`` with every asset_versions column, nulls outside ``keep``."""
-    columns = {}
-    for name in layout.COLUMNS:
-        type_ = ASSET_VERSIONS.schema.field(name).type
-        columns[name] = table.column(name) if name in keep else pa.nulls(table.num_rows, type_)
-    return pa.table(columns)
-
-
-def _with_ops(table: pa.Table, op: str, seq: int, rebuilt: set[str]) -> pa.Table:
-    keys = table.column("asset_key").to_pylist()
-    return (
-        table.append_column("_op", same_value(op, pa.string(), table.num_rows))
-        .append_column("_seq", same_value(seq, pa.int64(), table.num_rows))
-        .append_column("_rebuild", pa.array([k in rebuilt for k in keys], pa.bool_()))
     )
 
 
