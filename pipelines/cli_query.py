@@ -145,7 +145,7 @@ def rules(lake: Lake, framework: str | None, fmt: str) -> None:
 def trace(lake: Lake, target: str, fmt: str) -> None:
     """The journey of one record (EVENT_ID) or of every change of one asset (ASSET_KEY):
     landing, resolution, changes, versions or why none, findings, alerts, time per stage."""
-    from resolvers.trace import render_trace
     from resolvers.trace import trace as trace_target
+    from resolvers.trace_render import render_trace
 
     click.echo(render_trace(trace_target(lake, target), fmt), nl=False)
