@@ -89,6 +89,12 @@ def test_the_secret_screen_answers_as_the_python(text: str) -> None:
 
 
 @needs_native
+def test_texts_outside_ascii_go_back_to_the_python_unread() -> None:
+    for text in ("\ud800 env", '{"\u212aeyMaterial": "x"}', "é" * 3):
+        assert secret_text._SCREEN(text) is None and python_answer(text) is None
+
+
+@needs_native
 @given(st.text(max_size=200))
 def test_the_secret_screen_on_any_text(text: str) -> None:
     assert secret_text._SCREEN(text) == python_answer(text)

@@ -8,6 +8,7 @@ use memchr::memmem::Finder;
 use memchr::{memchr, memrchr};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::AsPyPointer;
 use pyo3::types::{PyBytes, PyString};
 
 /// Whether a record's JSON text holds a member that redaction may replace: the check of
@@ -71,9 +72,15 @@ impl SecretScreen {
 
     /// True, False or None for a record's text (see the type's note).
     fn held(&self, text: &PyString) -> PyResult<Option<bool>> {
-        // an ASCII str's UTF-8 is its own buffer: to_str() copies nothing for those
+        // SAFETY: reads the ASCII flag of a str object's state. CPython sets it only on a
+        // string that is ready and all ASCII, so a string of any other kind (even a legacy one
+        // not made ready) reads as not ASCII and goes back to the Python.
+        if unsafe { pyo3::ffi::PyUnicode_IS_ASCII(text.as_ptr()) } == 0 {
+            return Ok(None);
+        }
+        // an ASCII str's UTF-8 is its own buffer: to_str() copies nothing for it
         let payload = text.to_str()?.as_bytes();
-        if !payload.is_ascii() || self.escape.find(payload).is_some() {
+        if self.escape.find(payload).is_some() {
             return Ok(None);
         }
         let lowered = payload.to_ascii_lowercase();
