@@ -63,7 +63,7 @@ class CanonicalConfig:
     hash: str  # sha256 of the canonical JSON of the redacted document minus volatile keys
 
 
-CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # orjson's options for it
+CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # orjson's options for canonical JSON
 
 
 def canonical_json(document: Any) -> str:

@@ -12,13 +12,14 @@ use pyo3::AsPyPointer;
 use pyo3::types::{PyBytes, PyString};
 
 /// Whether a record's JSON text holds a member that redaction may replace: the check of
-/// `redact_record` in resolvers/canonical.py (`_stems_in`, then `_held_in_text`), the same
-/// answer for the same text, in one pass of the bytes and a look at each stem found.
+/// `record_may_hold_secret` in resolvers/secret_text.py (`_stems_in`, then `_held_in_text`),
+/// the same answer for the same text, in one pass of the bytes and a look at each stem found.
 ///
 /// `held` answers True (a member under a secret key, with a value of the kind that key holds
 /// a secret in), False (none), or None where the Python must look itself: a text with a
 /// character outside ASCII (Unicode lowercasing can move positions, and turn KELVIN SIGN into
-/// `k`), a `\u` escape (it may spell a key), or a quote escaped next to a stem.
+/// `k`; such a text is not read at all), a `\u` escape (it may spell a key), or a quote
+/// escaped next to a stem.
 #[pyclass(module = "resolvers.native._assetlake_native")]
 struct SecretScreen {
     groups: Vec<(Finder<'static>, Vec<Finder<'static>>)>,
@@ -148,10 +149,10 @@ fn value_start(payload: &[u8], at: usize) -> Option<u8> {
     after.iter().find(|b| !is_space(b)).or(after.last()).copied()
 }
 
-/// The members of a configuration's compact JSON that `canonicalize` in resolvers/canonical.py
-/// looks at: the Python's `_MEMBER.findall` (every `"key":` with the first byte of its value,
-/// read as that regex reads it, quotes escaped or not), then which of them are secret-bearing
-/// and which volatile, in one pass of the bytes.
+/// The members of a configuration's compact JSON that `canonicalize` looks at, as
+/// `config_members` in resolvers/secret_text.py finds them: its `_MEMBER.findall` (every
+/// `"key":` with the first byte of its value, read as that regex reads it, quotes escaped or
+/// not), then which of them are secret-bearing and which volatile, in one pass of the bytes.
 #[pyclass(module = "resolvers.native._assetlake_native")]
 struct MemberScan {
     secret: HashSet<Vec<u8>>,
