@@ -180,3 +180,24 @@ def test_a_machine_without_cargo_builds_nothing_and_says_so(tmp_path: Path) -> N
         done.stderr.strip()
         == "native helpers not built: no cargo (a Rust toolchain) on this machine"
     )
+
+
+def test_a_failed_build_is_tried_once_more_then_said_in_one_line(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    cargo = tmp_path / "cargo"
+    cargo.write_text(
+        f'#!/bin/sh\necho x >> "{calls}"\necho "error: the compiler unexpectedly panicked" >&2\n'
+        "exit 101\n"
+    )
+    cargo.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env["CARGO_TARGET_DIR"] = str(tmp_path / "target")
+    env.pop(build.REQUIRE_ENV, None)
+    command = [sys.executable, "-m", "resolvers.native.build"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert calls.read_text().count("x") == 2  # once more after a pause
+    assert done.stderr.splitlines() == [
+        "native helpers not built: cargo build failed: error: the compiler unexpectedly "
+        "panicked; assetlake runs in pure Python (slower, same results)"
+    ]

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,6 +27,7 @@ DEBIAN_CRATES = Path("/usr/share/cargo/registry")
 DEBIAN_PACKAGES = ("librust-pyo3-dev", "librust-memchr-dev")
 NEEDED_CRATES = ("pyo3-0.17", "memchr-2")
 BUILD_TIMEOUT_S = 900
+RETRY_PAUSE_S = 5.0
 
 
 class BuildError(Exception):
@@ -121,6 +123,18 @@ def _cargo_build(manifest: Path, target_dir: Path, locked: bool) -> None:
         raise BuildError(f"cargo build failed: {(errors or ['(no error line)'])[0]}")
 
 
+def _build_twice(target_dir: Path) -> Path:
+    """:func:`build`, and once more after a pause if that failed for another reason than a
+    missing toolchain (apt's lock held by another process, a compiler that crashed)."""
+    try:
+        return build(target_dir)
+    except BuildError as exc:
+        if "no cargo" in str(exc):
+            raise
+        time.sleep(RETRY_PAUSE_S)
+        return build(target_dir)
+
+
 def install(library: Path, destination: Path) -> None:
     """Put the library in place by rename: a process that loaded the old one keeps it."""
     draft = destination.with_name(destination.name + ".draft")
@@ -132,7 +146,7 @@ def main() -> int:
     """Build and install the module; exit status 1 only when it is required and not built."""
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or HERE.parents[1] / ".venv" / "native")
     try:
-        install(build(target_dir), target())
+        install(_build_twice(target_dir), target())
     except (BuildError, OSError) as exc:
         required = os.environ.get(REQUIRE_ENV) == "1"
         tail = "" if required else "; assetlake runs in pure Python (slower, same results)"
