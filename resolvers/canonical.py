@@ -32,26 +32,6 @@ from resolvers.secret_text import (
     without_volatile,
 )
 
-__all__ = [  # the field lists are resolvers.secret_fields'; imported from here too
-    "CANONICAL",
-    "PASSWORD_SUFFIX",
-    "PLACEHOLDERS",
-    "REDACTED_KEYS",
-    "REDACTED_MAPS",
-    "REDACTED_NAME_VALUE_LISTS",
-    "REDACTION_MARKER",
-    "VOLATILE_KEYS",
-    "CanonicalConfig",
-    "canonical_json",
-    "canonicalize",
-    "config_hash",
-    "is_secret",
-    "redact",
-    "redact_record",
-    "redacted_value",
-    "strip_volatile",
-]
-
 _MARKER = re.compile(re.escape(REDACTION_MARKER) + r":hmac-sha256:[0-9a-f]{16}")
 
 
@@ -63,12 +43,15 @@ class CanonicalConfig:
     hash: str  # sha256 of the canonical JSON of the redacted document minus volatile keys
 
 
-CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # orjson's options for canonical JSON
+def canonical_bytes(document: Any) -> bytes:
+    """Compact JSON with sorted keys, as UTF-8: the same document always gives the same bytes
+    (what every hash here is taken of)."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 def canonical_json(document: Any) -> str:
-    """Compact JSON with sorted keys: the same document always gives the same string."""
-    return orjson.dumps(document, option=CANONICAL).decode()
+    """:func:`canonical_bytes` as text."""
+    return canonical_bytes(document).decode()
 
 
 def redacted_value(value: Any, salt: bytes) -> str:
@@ -79,7 +62,7 @@ def redacted_value(value: Any, salt: bytes) -> str:
     """
     if isinstance(value, str) and _MARKER.fullmatch(value):
         return value
-    digest = hmac.new(salt, canonical_json(value).encode(), hashlib.sha256).hexdigest()[:16]
+    digest = hmac.new(salt, canonical_bytes(value), hashlib.sha256).hexdigest()[:16]
     return f"{REDACTION_MARKER}:hmac-sha256:{digest}"
 
 
@@ -128,8 +111,7 @@ def strip_volatile(document: Any) -> Any:
 
 def config_hash(redacted_document: Any) -> str:
     """The stable hash of an already redacted document."""
-    stable = canonical_json(strip_volatile(redacted_document)).encode()
-    return hashlib.sha256(stable).hexdigest()[:32]
+    return hashlib.sha256(canonical_bytes(strip_volatile(redacted_document))).hexdigest()[:32]
 
 
 def _prepare(document: Any, salt: bytes) -> tuple[Any, Any]:
@@ -165,14 +147,14 @@ def canonicalize(document: Any, salt: bytes) -> CanonicalConfig:
     they are, or with their volatile members cut out of the text when those hold scalars (the
     same result as the general path, at a fraction of the cost).
     """
-    text = orjson.dumps(document, option=CANONICAL)
+    text = canonical_bytes(document)
     secret, volatile = config_members(text)
     if not secret and volatile.isdisjoint(VOLATILE_CONTAINERS):
         # the text is the document; the hash leaves out volatiles
         stable = without_volatile(text, volatile) if volatile else text
         return CanonicalConfig(json=text.decode(), hash=hashlib.sha256(stable).hexdigest()[:32])
     redacted, stable = _prepare(document, salt)
-    digest = hashlib.sha256(canonical_json(stable).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(canonical_bytes(stable)).hexdigest()[:32]
     return CanonicalConfig(json=canonical_json(redacted), hash=digest)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from resolvers.canonical import REDACTION_MARKER, canonical_json
+from resolvers.canonical import canonical_json
+from resolvers.secret_fields import REDACTION_MARKER
 
 ABSENT = "(absent)"
 MAX_VALUE_WIDTH = 120

@@ -19,7 +19,7 @@ import orjson
 from resolvers.aws.cloudtrail import SOURCE as CLOUDTRAIL
 from resolvers.aws.cloudtrail import is_cloudtrail_record, is_eventbridge_event
 from resolvers.aws.resolve import resolve_cloudtrail_record
-from resolvers.canonical import CANONICAL, redact_record
+from resolvers.canonical import canonical_bytes, redact_record
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.gcp.asset_feed import is_feed_record, resolve_feed_record
 from resolvers.gcp.audit_log import SOURCE as AUDIT_LOG
@@ -80,8 +80,7 @@ def record_hash(record: Record) -> str:
         value = value["detail"]
     if value is None:
         return hashlib.sha256(record.payload.encode("utf-8", "replace")).hexdigest()[:32]
-    # canonical_json's bytes, not decoded to text and encoded back
-    return hashlib.sha256(orjson.dumps(value, option=CANONICAL)).hexdigest()[:32]
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()[:32]
 
 
 def resolve_record(

@@ -73,16 +73,12 @@ def _secret_in(text: bytes, members: set[bytes]) -> bool:
 
 
 def _native_member_scan() -> Callable[[bytes], tuple[bool, set[bytes]]] | None:
+    """:func:`config_members` in one native pass (resolvers/native), or None without it."""
     module = native()
     if module is None:
         return None
     scan = module.MemberScan(sorted(_SECRET_MEMBERS), sorted(_VOLATILE_MEMBERS), _PASSWORD_MEMBER)
-
-    def members(text: bytes) -> tuple[bool, set[bytes]]:
-        secret, volatile = scan.scan(text)
-        return secret, set(volatile)
-
-    return members
+    return scan.scan
 
 
 _MEMBER_SCAN = _native_member_scan()
@@ -132,14 +128,13 @@ if set(_STEMS) - {s for stems in _STEMS_OF_WORD.values() for s in stems}:
     raise AssertionError("a secret stem outside every word of _WORDS: add its word")
 
 
-def _native_screen() -> Callable[[str], bool | None]:
+def _native_screen() -> Callable[[str], bool | None] | None:
     """The record check below in one native pass (resolvers/native): ``_stems_in`` and
     :func:`_held_in_text`, answering the same, or None where the Python must look (a character
-    outside ASCII, a ``\\u`` escape, an escaped quote next to a stem). Without the native
-    module it always answers None."""
+    outside ASCII, a ``\\u`` escape, an escaped quote next to a stem); None without it."""
     module = native()
     if module is None:
-        return lambda _payload: None
+        return None
     groups = [(word, list(_STEMS_OF_WORD[word])) for word in _WORDS]
     screen = module.SecretScreen(
         groups,
@@ -226,7 +221,7 @@ def record_may_hold_secret(payload: str, value: Any) -> bool:
     """Whether a received record (its text and parsed value) holds a member redaction may
     replace (the caller redacts and compares, which is exact): natively where that can answer,
     else read off the text."""
-    held = _SCREEN(payload)
+    held = None if _SCREEN is None else _SCREEN(payload)
     if held is not None:
         return held
     if "\\u" in payload:  # an escape may spell a key ("pass\\u0077ord"): look for every stem

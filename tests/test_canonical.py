@@ -17,16 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolvers.canonical import (
+from resolvers.canonical import canonical_json, canonicalize, config_hash, redact
+from resolvers.secret_fields import (
     REDACTED_KEYS,
     REDACTED_MAPS,
     REDACTED_NAME_VALUE_LISTS,
     REDACTION_MARKER,
     VOLATILE_KEYS,
-    canonical_json,
-    canonicalize,
-    config_hash,
-    redact,
 )
 
 SALT = b"salt-one"

@@ -46,6 +46,12 @@ def python_members(text: bytes) -> tuple[bool, set[bytes]]:
     return secret_text._secret_in(text, members), members & secret_text._VOLATILE_MEMBERS
 
 
+def native_answer(payload: str) -> bool | None:
+    screen = secret_text._SCREEN
+    assert screen is not None
+    return screen(payload)
+
+
 def native_members(text: bytes) -> tuple[bool, set[bytes]]:
     scan = secret_text._MEMBER_SCAN
     assert scan is not None
@@ -85,26 +91,26 @@ FRAGMENTS = st.sampled_from(
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(FRAGMENTS, max_size=24).map("".join))
 def test_the_secret_screen_answers_as_the_python(text: str) -> None:
-    assert secret_text._SCREEN(text) == python_answer(text), text
+    assert native_answer(text) == python_answer(text), text
 
 
 @needs_native
 def test_texts_outside_ascii_go_back_to_the_python_unread() -> None:
     for text in ("\ud800 env", '{"\u212aeyMaterial": "x"}', "é" * 3):
-        assert secret_text._SCREEN(text) is None and python_answer(text) is None
+        assert native_answer(text) is None and python_answer(text) is None
 
 
 @needs_native
 @given(st.text(max_size=200))
 def test_the_secret_screen_on_any_text(text: str) -> None:
-    assert secret_text._SCREEN(text) == python_answer(text)
+    assert native_answer(text) == python_answer(text)
 
 
 @needs_native
 def test_the_secret_screen_answers_as_the_python_on_the_corpus() -> None:
     lines = corpus_lines()
     assert len(lines) > 4000
-    answers = [secret_text._SCREEN(line) for line in lines]
+    answers = [native_answer(line) for line in lines]
     assert answers == [python_answer(line) for line in lines]
     assert answers.count(True) > 50 and answers.count(False) > 3000  # both kinds are met
 

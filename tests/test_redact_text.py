@@ -15,7 +15,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolvers.canonical import REDACTION_MARKER, redact_record
+from resolvers.canonical import redact_record
+from resolvers.secret_fields import REDACTION_MARKER
 from resolvers.secret_text import _held_in_json, _held_in_text, _stems_in
 
 SALT = b"salt"

@@ -29,12 +29,13 @@ from secret_shapes import (
 )
 
 from pipelines.cli import main
-from resolvers.canonical import REDACTION_MARKER, canonicalize, redact_record
+from resolvers.canonical import canonicalize, redact_record
 from resolvers.drain import drain, land
 from resolvers.ingest import read_file
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import SALT_ENV, Lake
 from resolvers.lake.writer import LakeWriter
+from resolvers.secret_fields import REDACTION_MARKER
 
 # -- secrets as they look (made up here: no real credential is in this file) -------------------
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx4Fz\n-----END RSA PRIVATE KEY-----\n"

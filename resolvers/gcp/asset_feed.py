@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers.canonical import canonical_json
+from resolvers.canonical import canonical_bytes
 from resolvers.model import AssetChange, Observation, RawRecord, ResolvedBatch, Unresolved
 from resolvers.observe import observation
 from resolvers.timeutil import parse_time
@@ -72,7 +72,7 @@ def is_feed_record(record: Mapping[str, Any]) -> bool:
 
 def feed_event_id(record: Mapping[str, Any]) -> str:
     """A deterministic id for a feed message: the same message always gets the same id."""
-    return "cai-" + hashlib.sha256(canonical_json(record).encode()).hexdigest()[:32]
+    return "cai-" + hashlib.sha256(canonical_bytes(record)).hexdigest()[:32]
 
 
 def _asset_and_time(

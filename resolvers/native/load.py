@@ -14,7 +14,7 @@ import os
 from types import ModuleType
 
 MODULE = "resolvers.native._assetlake_native"
-INTERFACE = 1  # the module's INTERFACE this code was written for
+INTERFACE = 2  # the module's INTERFACE this code was written for
 NATIVE_ENV = "ASSETLAKE_NATIVE"
 
 

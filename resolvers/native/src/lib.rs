@@ -9,7 +9,7 @@ use memchr::{memchr, memrchr};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::AsPyPointer;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PySet, PyString};
 
 /// Whether a record's JSON text holds a member that redaction may replace: the check of
 /// `record_may_hold_secret` in resolvers/secret_text.py (`_stems_in`, then `_held_in_text`),
@@ -173,8 +173,8 @@ impl MemberScan {
         }
     }
 
-    /// (whether a secret-bearing member is there, the volatile members there).
-    fn scan<'py>(&self, py: Python<'py>, text: &[u8]) -> (bool, Vec<&'py PyBytes>) {
+    /// (whether a secret-bearing member is there, the set of volatile members there).
+    fn scan<'py>(&self, py: Python<'py>, text: &[u8]) -> PyResult<(bool, &'py PySet)> {
         let mut secret = false;
         let mut volatile: Vec<&[u8]> = Vec::new();
         for member in Members::new(text) {
@@ -186,8 +186,8 @@ impl MemberScan {
         if !secret {
             secret = self.password.find(&text.to_ascii_lowercase()).is_some();
         }
-        let volatile = volatile.into_iter().map(|m| PyBytes::new(py, m)).collect();
-        (secret, volatile)
+        let volatile: Vec<&PyBytes> = volatile.into_iter().map(|m| PyBytes::new(py, m)).collect();
+        Ok((secret, PySet::new(py, &volatile)?))
     }
 }
 
@@ -229,6 +229,6 @@ fn _assetlake_native(_py: Python<'_>, module: &PyModule) -> PyResult<()> {
     module.add_class::<SecretScreen>()?;
     module.add_class::<MemberScan>()?;
     // the interface version: resolvers/native/load.py refuses a module built for another
-    module.add("INTERFACE", 1)?;
+    module.add("INTERFACE", 2)?;
     Ok(())
 }
