@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -63,3 +65,26 @@ def test_a_batch_whose_commits_stopped_half_way_is_not_taken_for_done(
     assert not again.skipped and again.versions_written == 4 and again.raw_events == 0
     assert read_table(lake, "asset_versions").collect().height == 4
     assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") == 1
+
+
+def test_a_commit_imports_no_numpy_module_on_its_threads(tmp_path: Path) -> None:
+    """numpy imports some submodules lazily, on first use; two commit threads doing that first
+    import together can recurse until RecursionError (a CI run failed on ``np.ma``). The writer
+    imports them up front, so a first commit in a fresh process imports none of them."""
+    script = f"""
+import sys
+sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parents[1])]!r}
+from test_writer_txn import _batch
+from resolvers.lake.storage import Lake
+from resolvers.lake.writer import LakeWriter, StreamTxn
+lake = Lake({str(tmp_path / "lake")!r}).create()
+writer = LakeWriter(lake)
+batch = _batch(lake, 0)
+before = {{name for name in sys.modules if name.startswith("numpy")}}
+writer.commit(batch, "b1", StreamTxn("stream-a", 1))
+writer.commit(_batch(lake, 4), "b2", StreamTxn("stream-a", 2))
+print(sorted({{name for name in sys.modules if name.startswith("numpy")}} - before))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.ma  # imported up front: see the note below
 import polars as pl
 
 from resolvers.lake import layout
@@ -25,6 +26,13 @@ from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS, ASSET_VERSIONS_TAIL, TableSpec
 
 MERGE_PENDING_AT = 65_536
+
+# ``np.unique`` reaches for ``np.ma``, which numpy imports lazily from its module ``__getattr__``.
+# The writer calls it from its commit threads, and two threads doing that first import together
+# can recurse until RecursionError: CPython marks ``numpy.ma`` loaded a moment before it binds it
+# as ``numpy.ma``, and in that gap ``import numpy.ma as ma`` finds the module but not the
+# attribute, and calls ``__getattr__`` again. A CI run failed on it; importing it here, once, on
+# the importing thread, closes the gap.
 
 
 def key_hashes(frame: pl.DataFrame, key: Iterable[str]) -> np.ndarray:
