@@ -75,7 +75,7 @@ def land(
     )
     batch_id = batch_id_of(records)
     result = writer.commit(batch, batch_id, txn)
-    version = writer.lake.table(RAW_EVENTS.name, fresh=False).version()
+    version = writer.lake.head(RAW_EVENTS.name)
     return LandResult(batch_id, len(records), result.raw_events, version)
 
 

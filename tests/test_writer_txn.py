@@ -10,12 +10,11 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pytest
-from deltalake import CommitProperties, DeltaTable
 from stream_fixtures import feed_message
 
-import resolvers.lake.writer as writer_module
 from resolvers.gcp.asset_feed import SOURCE as ASSET_FEED
 from resolvers.ingest import Record, resolve_records
+from resolvers.lake.append import Appender, CommitNote
 from resolvers.lake.layout import read_table
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_VERSIONS_TAIL, RAW_EVENTS
@@ -48,19 +47,19 @@ def test_a_batch_whose_commits_stopped_half_way_is_not_taken_for_done(
 ) -> None:
     lake = Lake(str(tmp_path / "lake")).create()
     writer = LakeWriter(lake)
-    append = writer_module._append
+    append = Appender.append
 
-    def tail_fails(table: DeltaTable, rows: pa.Table, props: CommitProperties, lake_: Lake) -> None:
-        if table.table_uri.rstrip("/").endswith(ASSET_VERSIONS_TAIL.name):
+    def tail_fails(self: Appender, rows: pa.Table, note: CommitNote) -> int:
+        if self.spec is ASSET_VERSIONS_TAIL:
             raise OSError("the process died here")
-        append(table, rows, props, lake_)
+        return append(self, rows, note)
 
-    monkeypatch.setattr(writer_module, "_append", tail_fails)
+    monkeypatch.setattr(Appender, "append", tail_fails)
     with pytest.raises(OSError):
         writer.commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1))
     assert pl.read_delta(lake.table_uri(RAW_EVENTS.name)).height == 4  # landed before the tail
     assert lake.table(RAW_EVENTS.name).transaction_version("stream-a") is None
-    monkeypatch.setattr(writer_module, "_append", append)
+    monkeypatch.setattr(Appender, "append", append)
     again = LakeWriter(lake).commit(_batch(lake, 0), "b1", StreamTxn("stream-a", 1))
     assert not again.skipped and again.versions_written == 4 and again.raw_events == 0
     assert read_table(lake, "asset_versions").collect().height == 4

@@ -76,7 +76,7 @@ class KeyIndex:
         self._version: int | None = None
 
     def _sync(self) -> None:
-        version = self.lake.table(self.spec.name, fresh=False).version()
+        version = self.lake.head(self.spec.name)
         if version != self._version:
             self._parts.clear()
             self._version = version
@@ -137,7 +137,7 @@ class KeyIndex:
         False when another writer committed between this index's view and the append (the
         index is then reloaded on next use, and the caller checks for rows both appended).
         """
-        version = self.lake.table(self.spec.name, fresh=False).version()
+        version = self.lake.head(self.spec.name)
         if version_before != self._version:
             self._version = None
             return False
@@ -211,8 +211,7 @@ class CurrentState:
 
     def table_versions(self) -> tuple[int, int]:
         """(asset_versions, asset_versions_tail) Delta versions now."""
-        base = self.lake.table(ASSET_VERSIONS.name, fresh=False).version()
-        return base, self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False).version()
+        return self.lake.head(ASSET_VERSIONS.name), self.lake.head(ASSET_VERSIONS_TAIL.name)
 
     def sync(self) -> None:
         """Reload from the tables if anything but this writer committed since the last load."""

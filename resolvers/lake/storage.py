@@ -7,7 +7,6 @@ that holds something else, or a lake of a newer format, is an error: never an ov
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -109,6 +108,10 @@ class Lake:
         self.storage_options: dict[str, str] | None = s3_storage_options() if self.is_s3 else None
         self._tables: dict[str, DeltaTable] = {}
         self._loaded_at: dict[str, int] = {}  # the version each cached table was loaded at
+        # the latest version of each table this process knows of: its own commits (made by
+        # resolvers/lake/append.py) are not loaded into the cached table until it is read
+        self._head: dict[str, int] = {}
+        self._others: dict[str, int] = {}  # how often other processes' commits were found
 
     def __repr__(self) -> str:
         return f"Lake({self.uri!r})"
@@ -231,28 +234,56 @@ class Lake:
             "created_at": isoformat(utcnow()),
             "redaction_salt": secrets.token_hex(16),
         }
-        data = orjson.dumps(marker, option=orjson.OPT_INDENT_2)
+        # another process that created the lake first keeps its marker
+        self.put_exclusive(MARKER, orjson.dumps(marker, option=orjson.OPT_INDENT_2))
+
+    # -- files ----------------------------------------------------------------------------
+    @property
+    def exclusive_puts(self) -> bool:
+        """Whether :meth:`put_exclusive` is exclusive here (S3 needs conditional puts)."""
+        return not self.is_s3 or bool((self.storage_options or {}).get("AWS_CONDITIONAL_PUT"))
+
+    def put_exclusive(self, path: str, data: bytes) -> bool:
+        """Create the file ``path`` (relative to the lake) holding ``data``, whole, unless it
+        exists; False if it did. A reader never meets part of it: on S3 a conditional put (an
+        ordinary one where the store has none, see :func:`s3_storage_options`), on a folder a
+        draft linked into place."""
         if self.is_s3:
-            mode = "xb" if (self.storage_options or {}).get("AWS_CONDITIONAL_PUT") else "wb"
+            mode = "xb" if self.exclusive_puts else "wb"
             try:
-                with self.fs.open(self._marker_path(), mode) as handle:
+                with self.fs.open(f"{self.uri}/{path}", mode) as handle:
                     handle.write(data)  # type: ignore[arg-type]
             except FileExistsError:
-                pass  # another process created the lake first: its marker stands
-            return
-        folder = Path(self.uri)
-        folder.mkdir(parents=True, exist_ok=True)
-        draft = folder / f"{MARKER_DRAFT}{secrets.token_hex(8)}"
+                return False
+            return True
+        target = Path(self.uri, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        draft = target.with_name(f".{target.name}.{secrets.token_hex(8)}")  # MARKER_DRAFT...
         draft.write_bytes(data)
         try:
-            os.link(draft, folder / MARKER)
+            os.link(draft, target)
         except FileExistsError:
-            pass  # another process created the lake first: its marker stands
+            return False
         except OSError:  # a file system without hard links: an exclusive create instead
-            with contextlib.suppress(FileExistsError), (folder / MARKER).open("xb") as handle:
-                handle.write(data)
+            try:
+                with target.open("xb") as handle:
+                    handle.write(data)
+            except FileExistsError:
+                return False
         finally:
             draft.unlink(missing_ok=True)
+        return True
+
+    def put_file(self, path: str, data: bytes | pa.Buffer) -> None:
+        """Write the file ``path`` (relative to the lake), a new one (a data file)."""
+        if self.is_s3:
+            with self.fs.open(f"{self.uri}/{path}", "wb") as handle:
+                handle.write(data)  # type: ignore[arg-type]
+            return
+        target = Path(self.uri, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            handle.write(data)
 
     def _ensure_table(self, spec: TableSpec) -> None:
         uri = self.table_uri(spec.name)
@@ -302,15 +333,22 @@ class Lake:
 
     # -- tables ---------------------------------------------------------------------------
     def table(self, name: str, fresh: bool = True) -> DeltaTable:
-        """The Delta table ``name``: at its latest version, or as last seen with ``fresh=False``."""
+        """The Delta table ``name``: at its latest version, or with ``fresh=False`` at the
+        latest this process knows of (its own commits included)."""
+        cached = self._cached(name)
+        if fresh:
+            self.refresh(name)
+        if cached.version() < self._head.get(name, -1):
+            cached.update_incremental()  # this process's own commits, read when it reads
+        if cached.version() - self._loaded_at[name] >= RELOAD_AFTER_VERSIONS:
+            self._tables.pop(name)
+            cached = self._cached(name)
+        return cached
+
+    def _cached(self, name: str) -> DeltaTable:
         if name not in TABLES_BY_NAME:
             raise LakeError(f"no table named {name!r}")
         cached = self._tables.get(name)
-        if cached is not None and fresh:
-            if self._may_have_moved(name, cached.version()):
-                cached.update_incremental()
-            if cached.version() - self._loaded_at[name] >= RELOAD_AFTER_VERSIONS:
-                cached = None
         if cached is None:
             _ = self.marker
             try:
@@ -319,7 +357,33 @@ class Lake:
                 raise LakeError(f"{self.table_uri(name)}: table missing from the lake") from exc
             self._tables[name] = cached
             self._loaded_at[name] = cached.version()
+            self._head[name] = max(self._head.get(name, -1), cached.version())
         return cached
+
+    def head(self, name: str) -> int:
+        """The latest version of table ``name`` this process knows of, without reading it."""
+        cached = self._cached(name)
+        return max(self._head.get(name, -1), cached.version())
+
+    def refresh(self, name: str) -> None:
+        """Learn of versions of table ``name`` that other processes committed since
+        :meth:`head` (the cached table then reads them, with this process's own)."""
+        cached = self._cached(name)
+        head = self.head(name)
+        if self._may_have_moved(name, head):
+            cached.update_incremental()
+            if cached.version() > head:
+                self._others[name] = self._others.get(name, 0) + 1
+            self._head[name] = max(self._head.get(name, -1), cached.version())
+
+    def others_seen(self, name: str) -> int:
+        """How many times this process found versions of table ``name`` committed by others
+        (what a writer read of the table's metadata may be outdated since)."""
+        return self._others.get(name, 0)
+
+    def note_commit(self, name: str, version: int) -> None:
+        """Record a version this process committed itself (see :meth:`head`)."""
+        self._head[name] = max(self._head.get(name, -1), version)
 
     def _may_have_moved(self, name: str, version: int) -> bool:
         """Whether table ``name`` may have a version after ``version``. On a local folder, a

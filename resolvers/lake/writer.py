@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, Transaction, write_deltalake
 
 from resolvers.lake import layout, scd2
+from resolvers.lake.append import Appender, CommitNote
 from resolvers.lake.dedupe import deduplicate
 from resolvers.lake.fold import FoldResult, fold
 from resolvers.lake.indexes import CurrentState, KeyIndex
@@ -51,7 +51,6 @@ from resolvers.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_COMMIT_RETRIES = 8
 # raw_events commit metadata: the sources of the records the commit lands, comma-separated
 LANDED_SOURCES_KEY = "assetlake.sources"
 FOLD_AT_TAIL_ROWS = 250_000
@@ -112,6 +111,10 @@ class LakeWriter:
             spec.name: KeyIndex(lake, spec)
             for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS, ASSET_OBSERVATIONS)
         }
+        self._appenders = {
+            spec.name: Appender(lake, spec)
+            for spec in (*(index.spec for index in self._indexes.values()), ASSET_VERSIONS_TAIL)
+        }
         self.state = CurrentState(lake)
         self._tail_size: int | None = None
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assetlake-commit")
@@ -125,7 +128,7 @@ class LakeWriter:
         if txn is not None and self._already_committed(txn):
             return CommitResult(batch_id=batch_id, skipped=True)
         now = utcnow()
-        props = _commit_properties(batch_id)
+        note = _commit_note(batch_id)
         plan = self.plan_versions(batch.observations)
         # The four appends are independent commits to four tables (each idempotent on its
         # keys), so they run side by side; the tail comes after the observation log, which a
@@ -151,17 +154,17 @@ class LakeWriter:
         }
         # raw_events' commits say which sources they land: a stream sensor then asks for no
         # drain run for a consumer that nothing was landed for (resolvers/landed_sources.py)
-        landed = _commit_properties(batch_id, sorted({r.source for r in batch.raw}))
+        landed = _commit_note(batch_id, sorted({r.source for r in batch.raw}))
         futures = {
             name: self._pool.submit(
-                self._append_new, spec, rows, landed if spec is RAW_EVENTS else props
+                self._append_new, spec, rows, landed if spec is RAW_EVENTS else note
             )
             for name, (spec, rows) in appends.items()
         }
         written = {name: future.result() for name, future in futures.items()}
         raw, changes = written[RAW_EVENTS.name], written[ASSET_CHANGES.name]
         unresolved, logged = written[UNRESOLVED_EVENTS.name], written[ASSET_OBSERVATIONS.name]
-        self._append_plan(plan, now, props)
+        self._append_plan(plan, now, note)
         if txn is not None:
             self._note_txn(txn, batch_id)
         folded = self._maybe_fold()
@@ -188,27 +191,19 @@ class LakeWriter:
         return result
 
     def _refresh(self) -> None:
-        """Bring every table to its latest version, once a batch (the tail before the base:
-        a fold running meanwhile then shows its operations twice, never not at all)."""
+        """Learn of other writers' commits to every table, once a batch (the tail before the
+        base: a fold running meanwhile then shows its operations twice, never not at all)."""
         for spec in (RAW_EVENTS, ASSET_CHANGES, UNRESOLVED_EVENTS, ASSET_OBSERVATIONS):
-            self.lake.table(spec.name)
-        self.lake.table(ASSET_VERSIONS_TAIL.name)
-        self.lake.table(ASSET_VERSIONS.name)
+            self.lake.refresh(spec.name)
+        self.lake.refresh(ASSET_VERSIONS_TAIL.name)
+        self.lake.refresh(ASSET_VERSIONS.name)
 
     def _note_txn(self, txn: StreamTxn, batch_id: str) -> None:
         """Note the batch's application transaction in a commit of its own, after all others of
         the batch: a batch whose commits stopped half way is then not taken for done."""
-        table = self.lake.table(RAW_EVENTS.name, fresh=False)
-        before = table.version()
-        props = _commit_properties(batch_id, sources=(), txn=txn)  # it lands nothing
-        table.create_write_transaction(
-            [],
-            "append",
-            table.schema(),
-            partition_by=table.metadata().partition_columns,
-            commit_properties=props,
-        )
-        table.update_incremental()
+        before = self.lake.head(RAW_EVENTS.name)
+        note = _commit_note(batch_id, sources=(), txn=txn)  # it lands nothing
+        self._appenders[RAW_EVENTS.name].append(RAW_EVENTS.schema.empty_table(), note)
         # no rows: the key index follows the new version instead of reloading at the next batch
         nothing = pl.DataFrame(pl.from_arrow(RAW_EVENTS.schema.empty_table()))
         self._indexes[RAW_EVENTS.name].committed(nothing, before)
@@ -218,7 +213,7 @@ class LakeWriter:
         return done is not None and done >= txn.sequence
 
     # -- idempotent appends ---------------------------------------------------------------
-    def _append_new(self, spec: TableSpec, rows: pa.Table, props: CommitProperties) -> int:
+    def _append_new(self, spec: TableSpec, rows: pa.Table, note: CommitNote) -> int:
         """Append the rows whose key is not in the table yet; returns how many were written."""
         if rows.num_rows == 0:
             return 0
@@ -226,9 +221,8 @@ class LakeWriter:
         fresh = index.new_rows(pl.from_arrow(rows))  # type: ignore[arg-type]
         if fresh.is_empty():
             return 0
-        table = self.lake.table(spec.name, fresh=False)
-        before = table.version()
-        _append(table, fresh.to_arrow().cast(spec.schema), props, self.lake)
+        before = self.lake.head(spec.name)
+        self._appenders[spec.name].append(fresh.to_arrow().cast(spec.schema), note)
         if index.committed(fresh, before):
             return fresh.height
         # Another writer committed meanwhile: if it appended rows of the same keys (two
@@ -292,23 +286,19 @@ class LakeWriter:
             logged[obs.asset_key].append(obs)
         return logged
 
-    def _append_plan(self, plan: VersionPlan, now: dt.datetime, props: CommitProperties) -> None:
+    def _append_plan(self, plan: VersionPlan, now: dt.datetime, note: CommitNote) -> None:
         if plan.empty:
             return
         before = self.state.table_versions()
-        table = self.lake.table(ASSET_VERSIONS_TAIL.name, fresh=False)
-        _append(
-            table,
-            tail_rows(plan.puts, plan.patches, plan.deletes, plan.rebuilt_keys, now),
-            props,
-            self.lake,
+        self._appenders[ASSET_VERSIONS_TAIL.name].append(
+            tail_rows(plan.puts, plan.patches, plan.deletes, plan.rebuilt_keys, now), note
         )
         if self._tail_size is not None:
             self._tail_size += len(plan.puts) + len(plan.patches) + len(plan.deletes)
         if not self.state.apply(plan.chains, before):
-            self._repair(sorted(plan.chains), props)
+            self._repair(sorted(plan.chains), note)
 
-    def _repair(self, keys: list[str], props: CommitProperties) -> None:
+    def _repair(self, keys: list[str], note: CommitNote) -> None:
         """Another writer appended to the tail while this one did: both may have extended the
         same chains from the same state. Rebuilding those chains from the observation log (which
         every writer commits before its tail operations) writes whatever corrects them."""
@@ -316,7 +306,7 @@ class LakeWriter:
         self._refresh()
         plan = VersionPlan()
         self._plan_rebuilds(plan, keys, {key: [] for key in keys})
-        self._append_plan(plan, utcnow(), props)
+        self._append_plan(plan, utcnow(), note)
 
     def _maybe_fold(self) -> FoldResult | None:
         if self._tail_size is None:
@@ -348,23 +338,13 @@ def _chain_changed(before: scd2.Version, after: scd2.Version) -> bool:
     )
 
 
-def _append(table, rows: pa.Table, props: CommitProperties, lake: Lake) -> None:
-    write_deltalake(
-        table, rows, mode="append", commit_properties=props, storage_options=lake.storage_options
-    )
-
-
-def _commit_properties(
+def _commit_note(
     batch_id: str, sources: Sequence[str] | None = None, txn: StreamTxn | None = None
-) -> CommitProperties:
+) -> CommitNote:
     metadata = {"assetlake.batch_id": batch_id}
     if sources is not None:
         metadata[LANDED_SOURCES_KEY] = ",".join(sources)
-    return CommitProperties(
-        custom_metadata=metadata,
-        app_transactions=[Transaction(txn.app_id, txn.sequence)] if txn else None,
-        max_commit_retries=MAX_COMMIT_RETRIES,
-    )
+    return CommitNote(metadata, (txn.app_id, txn.sequence) if txn else None)
 
 
 def _unique(observations: Sequence[Observation]) -> Sequence[Observation]:
