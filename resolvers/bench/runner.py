@@ -30,6 +30,7 @@ from resolvers.bench.measure import (
     append_floor,
     batch_summary,
     median,
+    own_append_floor,
     peak_rss_mb,
     run_lanes,
     stderr_progress,
@@ -84,6 +85,7 @@ class Figures:
 
     append_rows_per_s: float = 0.0
     append_commit_s: float = 0.0
+    own_append_rows_per_s: float = 0.0
     builds: dict[str, HistoryInfo] = field(default_factory=dict)
     lanes: dict[str, LaneTimes] = field(default_factory=dict)
     rounds: int = 0
@@ -178,6 +180,10 @@ def _append_phase(
     )
     figures.append_rows_per_s = result.rows_per_s
     figures.append_commit_s = median(result.seconds)
+    own = own_append_floor(
+        str(folder / "append-own"), rows, sizes.append_rows_per_commit, sizes.append_commits
+    )
+    figures.own_append_rows_per_s = own.rows_per_s
 
 
 def _query_phase(lake: Lake, sizes: BenchSizes, seed: int, figures: Figures, say: Progress) -> None:
@@ -252,6 +258,9 @@ def _detail(figures: Figures) -> dict[str, Any]:
         "goals": GOALS,
         "batches_measured_per_lake": figures.rounds,
         "append_commit_s_median": round(figures.append_commit_s, 4),
+        # the same rows through assetlake's own appends (resolvers/lake/append.py), which
+        # the writer uses: the ratio to deltalake's is what they save a commit
+        "own_append_rows_per_s": round(figures.own_append_rows_per_s, 1),
         "lake_1x": rounded(batch_summary(figures.lanes["1x"])),
         "lake_10x": rounded(batch_summary(figures.lanes["10x"])),
         "build_s": {name: round(info.seconds, 1) for name, info in figures.builds.items()},
