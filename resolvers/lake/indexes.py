@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.ma  # imported up front: see the note below
 import polars as pl
+import pyarrow as pa
 
 from resolvers.lake import layout
 from resolvers.lake.scd2 import Version
@@ -105,21 +106,36 @@ class KeyIndex:
             (v, column.is_null() if v is None else (column == v).fill_null(False)) for v in values
         ]
 
-    def new_rows(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """The rows whose key is not in the table yet (duplicates within ``rows`` dropped)."""
-        rows = rows.unique(subset=list(self.spec.key), keep="first", maintain_order=True)
-        if rows.is_empty():
-            return rows
+    def new_rows(self, rows: pa.Table) -> Fresh:
+        """The rows whose key is not in the table yet (duplicates within ``rows`` dropped),
+        as given: only their key and partition columns are read."""
+        key = list(self.spec.key)
+        keys = pl.DataFrame(pl.from_arrow(rows.select([*key, *self._partition_column(key)])))
+        first = keys.select(pl.struct(key).is_first_distinct()).to_series()
+        if not first.all():
+            rows, keys = rows.filter(first.to_arrow()), keys.filter(first)
+        if rows.num_rows == 0:
+            return Fresh(rows, keys, np.empty(0, dtype=np.uint64))
         self._sync()
-        hashes = key_hashes(rows, self.spec.key)
-        hits = np.zeros(rows.height, dtype=bool)
-        for value, mask in self._groups(rows):
+        hashes = key_hashes(keys, key)
+        hits = np.zeros(rows.num_rows, dtype=bool)
+        for value, mask in self._groups(keys):
             selected = mask.to_numpy()
             hits[selected] = self._part(value).contains(hashes[selected])
         if not hits.any():
-            return rows
-        return rows.join(self._present(rows.filter(pl.Series(hits))), on=list(self.spec.key),
-                         how="anti", nulls_equal=True)  # fmt: skip
+            return Fresh(rows, keys, hashes)
+        present = self._present(keys.filter(pl.Series(hits)))
+        there = (
+            keys.select(key)
+            .with_row_index("_row")
+            .join(present, on=key, how="semi", nulls_equal=True)
+        )
+        absent = np.ones(rows.num_rows, dtype=bool)
+        absent[there.get_column("_row").to_numpy()] = False
+        return Fresh(rows.filter(absent), keys.filter(pl.Series(absent)), hashes[absent])
+
+    def _partition_column(self, key: list[str]) -> list[str]:
+        return [self.partition] if self.partition and self.partition not in key else []
 
     def _present(self, candidates: pl.DataFrame) -> pl.DataFrame:
         """The candidates' keys as they are in the table (a hash hit is verified exactly)."""
@@ -131,7 +147,7 @@ class KeyIndex:
         scan = self.lake.scan(self.spec.name, fresh=False).filter(wanted)
         return scan.select(list(self.spec.key)).collect()
 
-    def committed(self, rows: pl.DataFrame, version_before: int | None) -> bool:
+    def committed(self, fresh: Fresh, version_before: int | None) -> bool:
         """Record rows this process just appended (one commit after ``version_before``).
 
         False when another writer committed between this index's view and the append (the
@@ -145,12 +161,28 @@ class KeyIndex:
             self._version = None  # someone else committed meanwhile: reload on next use
             return False
         self._version = version
-        hashes = key_hashes(rows, self.spec.key)
-        for value, mask in self._groups(rows):
+        if not len(fresh.hashes):
+            return True
+        for value, mask in self._groups(fresh.keys):
             part = self._parts.get(value)
             if part is not None:  # a partition not loaded yet will read these rows from the table
-                part.add(hashes[mask.to_numpy()])
+                part.add(fresh.hashes[mask.to_numpy()])
         return True
+
+
+class Fresh(NamedTuple):
+    """The rows of a batch whose key a table does not hold yet."""
+
+    rows: pa.Table  # as given, the others left out
+    keys: pl.DataFrame  # their key and partition columns
+    hashes: np.ndarray  # their key hashes (key_hashes)
+
+    @staticmethod
+    def nothing(spec: TableSpec) -> Fresh:
+        """No rows (a commit that appends none)."""
+        empty = spec.schema.empty_table()
+        keys = pl.DataFrame(pl.from_arrow(empty.select(list(spec.key))))
+        return Fresh(empty, keys, np.empty(0, dtype=np.uint64))
 
 
 class Current(NamedTuple):

@@ -26,7 +26,7 @@ from resolvers.lake import layout, scd2
 from resolvers.lake.append import Appender, CommitNote
 from resolvers.lake.dedupe import deduplicate
 from resolvers.lake.fold import FoldResult, fold
-from resolvers.lake.indexes import CurrentState, KeyIndex
+from resolvers.lake.indexes import CurrentState, Fresh, KeyIndex
 from resolvers.lake.rows import (
     asset_changes_table,
     observations_from_table,
@@ -205,8 +205,7 @@ class LakeWriter:
         note = _commit_note(batch_id, sources=(), txn=txn)  # it lands nothing
         self._appenders[RAW_EVENTS.name].append(RAW_EVENTS.schema.empty_table(), note)
         # no rows: the key index follows the new version instead of reloading at the next batch
-        nothing = pl.DataFrame(pl.from_arrow(RAW_EVENTS.schema.empty_table()))
-        self._indexes[RAW_EVENTS.name].committed(nothing, before)
+        self._indexes[RAW_EVENTS.name].committed(Fresh.nothing(RAW_EVENTS), before)
 
     def _already_committed(self, txn: StreamTxn) -> bool:
         done = self.lake.table(RAW_EVENTS.name, fresh=False).transaction_version(txn.app_id)
@@ -218,17 +217,17 @@ class LakeWriter:
         if rows.num_rows == 0:
             return 0
         index = self._indexes[spec.name]
-        fresh = index.new_rows(pl.from_arrow(rows))  # type: ignore[arg-type]
-        if fresh.is_empty():
+        fresh = index.new_rows(rows)
+        if fresh.rows.num_rows == 0:
             return 0
         before = self.lake.head(spec.name)
-        self._appenders[spec.name].append(fresh.to_arrow().cast(spec.schema), note)
+        self._appenders[spec.name].append(fresh.rows, note)
         if index.committed(fresh, before):
-            return fresh.height
+            return fresh.rows.num_rows
         # Another writer committed meanwhile: if it appended rows of the same keys (two
         # writers landing the same records at once; Delta appends never conflict), one copy of
         # each is kept.
-        return fresh.height - deduplicate(self.lake, spec, fresh)
+        return fresh.rows.num_rows - deduplicate(self.lake, spec, fresh.keys)
 
     # -- asset_versions -------------------------------------------------------------------
     def plan_versions(self, observations: Sequence[Observation]) -> VersionPlan:
