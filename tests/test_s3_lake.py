@@ -220,9 +220,10 @@ def test_missing_bucket_is_one_clear_error(s3_env: MotoS3, corpus: Path, tmp_pat
 def test_concurrent_writers_on_s3_lose_nothing(
     s3_env: MotoS3, corpus: Path, tmp_path: Path
 ) -> None:
-    """Two processes' writers commit at once to the same tables and the same assets: delta-rs's
-    conditional puts on S3 make one of two racing commits retry, and the writer re-checks the
-    chains another writer touched meanwhile, so every record and every chain survives."""
+    """Two processes' writers commit at once to the same tables and the same assets: of two
+    racing commits one conditional put on S3 wins and the other's files are committed after it
+    (resolvers/lake/append.py), and the writer re-checks the chains another writer touched
+    meanwhile, so every record and every chain survives."""
     uri = s3_prefix(s3_env)
     Lake(uri).create()
     messages = [m for t in TYPES[:2] for m in feed_sequence(snapshot_of(corpus, t))]
@@ -255,6 +256,19 @@ def test_concurrent_writers_on_s3_lose_nothing(
     local = Lake(str(tmp_path / "local")).create()
     commit_payloads(LakeWriter(local), [p for mine in payloads for p in mine])
     assert versions_without_load_time(lake) == versions_without_load_time(local)
+
+
+@pytest.mark.service
+def test_an_exclusive_put_on_s3_takes_a_retry_of_itself_for_its_own(s3_env: MotoS3) -> None:
+    """A commit's log entry is put with If-None-Match: a second put of other bytes is refused,
+    while a put the client retried after it landed (a lost answer) finds its own bytes."""
+    lake = Lake(s3_prefix(s3_env)).create()
+    assert lake.exclusive_puts
+    path = "raw_events/_delta_log/00000000000000000099.json"
+    assert lake.put_exclusive(path, b'{"commitInfo":{"n":1}}\n')
+    assert lake.put_exclusive(path, b'{"commitInfo":{"n":1}}\n')  # the same bytes: its own
+    assert not lake.put_exclusive(path, b'{"commitInfo":{"n":2}}\n')
+    assert lake.fs.cat_file(f"{lake.uri}/{path}") == b'{"commitInfo":{"n":1}}\n'
 
 
 @pytest.mark.service

@@ -247,14 +247,19 @@ class Lake:
         """Create the file ``path`` (relative to the lake) holding ``data``, whole, unless it
         exists; False if it did. A reader never meets part of it: on S3 a conditional put (an
         ordinary one where the store has none, see :func:`s3_storage_options`), on a folder a
-        draft linked into place."""
+        draft linked into place. On S3 a put that the client retried after it had landed (a
+        lost answer) finds its own bytes there: that counts as created."""
         if self.is_s3:
             mode = "xb" if self.exclusive_puts else "wb"
+            target = f"{self.uri}/{path}"
             try:
-                with self.fs.open(f"{self.uri}/{path}", mode) as handle:
+                with self.fs.open(target, mode) as handle:
                     handle.write(data)  # type: ignore[arg-type]
             except FileExistsError:
-                return False
+                try:
+                    return self.fs.cat_file(target) == data
+                except FileNotFoundError:
+                    return False
             return True
         target = Path(self.uri, path)
         target.parent.mkdir(parents=True, exist_ok=True)
