@@ -246,3 +246,15 @@ def test_partition_values_that_need_escaping_are_left_to_deltalake() -> None:
     assert not _plain_partitions(pa.table({"name": ["a b"]}), ["name"])
     assert not _plain_partitions(pa.table({"name": ["a/b"]}), ["name"])
     assert not _plain_partitions(pa.table({"at": pa.array([DAY], TS)}), ["at"])
+
+
+def test_commits_of_others_read_along_with_its_own_are_noticed(lake: Lake) -> None:
+    appender = Appender(lake, RAW_EVENTS)
+    appender.append(_raw_rows(0, 5), CommitNote())  # version 1, not read into the table object
+    write_deltalake(DeltaTable(lake.table_uri(RAW_EVENTS.name)), _raw_rows(50, 5), mode="append")
+    assert lake.others_seen(RAW_EVENTS.name) == 0
+    table = lake.table(RAW_EVENTS.name, fresh=False)  # a read: its own commit, and the other
+    assert table.version() == 2 == lake.head(RAW_EVENTS.name)
+    assert lake.others_seen(RAW_EVENTS.name) == 1
+    assert appender.append(_raw_rows(5, 5), CommitNote()) == 3  # no version taken twice
+    assert pl.read_delta(lake.table_uri(RAW_EVENTS.name)).height == 15

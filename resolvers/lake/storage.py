@@ -344,7 +344,9 @@ class Lake:
         if fresh:
             self.refresh(name)
         if cached.version() < self._head.get(name, -1):
+            head = self._head[name]
             cached.update_incremental()  # this process's own commits, read when it reads
+            self._follow(name, head, cached.version())  # and any committed since by others
         if cached.version() - self._loaded_at[name] >= RELOAD_AFTER_VERSIONS:
             self._tables.pop(name)
             cached = self._cached(name)
@@ -362,8 +364,17 @@ class Lake:
                 raise LakeError(f"{self.table_uri(name)}: table missing from the lake") from exc
             self._tables[name] = cached
             self._loaded_at[name] = cached.version()
+            if name in self._head:  # a reload
+                self._follow(name, self._head[name], cached.version())
             self._head[name] = max(self._head.get(name, -1), cached.version())
         return cached
+
+    def _follow(self, name: str, head: int, loaded: int) -> None:
+        """A table object was brought to version ``loaded`` where this process knew ``head``:
+        past it, other processes committed."""
+        if loaded > head:
+            self._others[name] = self._others.get(name, 0) + 1
+            self._head[name] = loaded
 
     def head(self, name: str) -> int:
         """The latest version of table ``name`` this process knows of, without reading it."""
@@ -377,9 +388,7 @@ class Lake:
         head = self.head(name)
         if self._may_have_moved(name, head):
             cached.update_incremental()
-            if cached.version() > head:
-                self._others[name] = self._others.get(name, 0) + 1
-            self._head[name] = max(self._head.get(name, -1), cached.version())
+            self._follow(name, head, cached.version())
 
     def others_seen(self, name: str) -> int:
         """How many times this process found versions of table ``name`` committed by others
