@@ -263,7 +263,8 @@ class Lake:
             return True
         target = Path(self.uri, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        draft = target.with_name(f".{target.name}.{secrets.token_hex(8)}")  # MARKER_DRAFT...
+        # the marker's draft is MARKER_DRAFT + 16 hex digits, which _is_empty looks past
+        draft = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
         draft.write_bytes(data)
         try:
             os.link(draft, target)
