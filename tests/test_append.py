@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from resolvers import query
 from resolvers.errors import LakeError
-from resolvers.lake.append import Appender, CommitNote, _plain_partitions, file_stats
+from resolvers.lake.append import Appender, CommitNote, _parts, file_stats
 from resolvers.lake.storage import Lake
 from resolvers.lake.tables import ASSET_CHANGES, RAW_EVENTS, TS
 
@@ -248,10 +248,16 @@ def test_a_null_in_a_non_null_column_is_refused(lake: Lake) -> None:
 
 def test_partition_values_that_need_escaping_are_left_to_deltalake() -> None:
     plain = pa.table({"day": pa.array([dt.date(2026, 3, 1), None]), "flag": [True, False]})
-    assert _plain_partitions(plain, ["day", "flag"])
-    assert not _plain_partitions(pa.table({"name": ["a b"]}), ["name"])
-    assert not _plain_partitions(pa.table({"name": ["a/b"]}), ["name"])
-    assert not _plain_partitions(pa.table({"at": pa.array([DAY], TS)}), ["at"])
+    parts = _parts(plain, ["day", "flag"])
+    assert parts is not None
+    assert [values for values, _ in parts] == [
+        {"day": "2026-03-01", "flag": "true"},
+        {"day": None, "flag": "false"},
+    ]
+    assert [part.num_rows for _, part in parts] == [1, 1]
+    assert _parts(pa.table({"name": ["a", "a b"]}), ["name"]) is None
+    assert _parts(pa.table({"name": ["a/b"]}), ["name"]) is None
+    assert _parts(pa.table({"at": pa.array([DAY], TS)}), ["at"]) is None
 
 
 def test_commits_of_others_read_along_with_its_own_are_noticed(lake: Lake) -> None:

@@ -212,8 +212,11 @@ def append_floor(uri: str, rows: pa.Table, rows_per_commit: int, commits: int) -
     The first few commits are a warm-up; ``rows`` must hold enough rows for every commit.
     """
     table = DeltaTable.create(uri, schema=rows.schema)
-    return _timed_appends(rows, rows_per_commit, commits, lambda piece: write_deltalake(
-        table, piece, mode="append"))  # fmt: skip
+
+    def append(piece: pa.Table) -> None:
+        write_deltalake(table, piece, mode="append")
+
+    return _timed_appends(rows, rows_per_commit, commits, append)
 
 
 def own_append_floor(
@@ -226,12 +229,15 @@ def own_append_floor(
     current = rows.set_column(
         rows.schema.get_field_index("is_current"), "is_current", pa.repeat(True, rows.num_rows)
     ).cast(ASSET_VERSIONS.schema)
-    return _timed_appends(current, rows_per_commit, commits, lambda piece: appender.append(
-        piece, CommitNote()))  # fmt: skip
+
+    def append(piece: pa.Table) -> None:
+        appender.append(piece, CommitNote())
+
+    return _timed_appends(current, rows_per_commit, commits, append)
 
 
 def _timed_appends(
-    rows: pa.Table, rows_per_commit: int, commits: int, append: Callable[[pa.Table], object]
+    rows: pa.Table, rows_per_commit: int, commits: int, append: Callable[[pa.Table], None]
 ) -> AppendResult:
     warmup = max(1, commits // 10)
     seconds = []

@@ -32,7 +32,6 @@ a partition value that would need escaping in a path.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import time
 import uuid
@@ -114,16 +113,16 @@ class Appender:
         facts = self._facts
         if facts is None or facts.others_seen != self.lake.others_seen(self.spec.name):
             facts = self._read_facts()
-        if not facts.own_commits or not _plain_partitions(rows, facts.partition_by):
-            return self._commit_by_deltalake(rows, note)
+        parts = _parts(rows, facts.partition_by) if facts.own_commits else None
+        if parts is None:
+            return self._commit_by_deltalake(rows, note, facts)
         _check_nulls(rows, self.spec)
-        adds = [self._write_file(part, values, facts) for values, part in _parts(rows, facts)]
+        adds = [self._write_file(part, values, facts) for values, part in parts]
         version = self.lake.head(self.spec.name) + 1
-        if self.lake.put_exclusive(self._log_path(version), _commit_json(adds, note, facts)):
-            self.lake.note_commit(self.spec.name, version)
-        else:
-            version = self._commit_after_conflict(adds, note, facts)
-        if version % facts.checkpoint_interval == 0:
+        if not self.lake.put_exclusive(self._log_path(version), _commit_json(adds, note, facts)):
+            return self._commit_files(adds, note, facts)  # another writer took the version
+        self.lake.note_commit(self.spec.name, version)
+        if version % facts.checkpoint_interval == 0:  # deltalake's commits write their own
             self.lake.table(self.spec.name, fresh=False).create_checkpoint()
         return version
 
@@ -182,11 +181,10 @@ class Appender:
         )
 
     # -- commits --------------------------------------------------------------------------
-    def _commit_after_conflict(
-        self, adds: list[AddAction], note: CommitNote, facts: _TableFacts
-    ) -> int:
-        """Another writer took the version: commit the same files through deltalake, which
-        reads the commits it missed and retries (appends never conflict)."""
+    def _commit_files(self, adds: list[AddAction], note: CommitNote, facts: _TableFacts) -> int:
+        """Commit ``adds`` (written already; none: the note alone) through deltalake, which
+        reads any commits this process has not and retries past others' (appends never
+        conflict), and writes a checkpoint when one is due."""
         table = self.lake.table(self.spec.name)
         actions: list[AddAction | RemoveAction] = [*adds]
         table.create_write_transaction(
@@ -199,25 +197,18 @@ class Appender:
         table.update_incremental()
         return table.version()
 
-    def _commit_by_deltalake(self, rows: pa.Table, note: CommitNote) -> int:
+    def _commit_by_deltalake(self, rows: pa.Table, note: CommitNote, facts: _TableFacts) -> int:
+        """The whole append by deltalake: files, checks and commit."""
+        if not rows.num_rows:
+            return self._commit_files([], note, facts)
         table = self.lake.table(self.spec.name, fresh=False)
-        if rows.num_rows:
-            write_deltalake(
-                table,
-                rows,
-                mode="append",
-                commit_properties=note.properties(),
-                storage_options=self.lake.storage_options,
-            )
-        else:
-            table.create_write_transaction(
-                [],
-                "append",
-                table.schema(),
-                partition_by=table.metadata().partition_columns or None,
-                commit_properties=note.properties(),
-            )
-            table.update_incremental()
+        write_deltalake(
+            table,
+            rows,
+            mode="append",
+            commit_properties=note.properties(),
+            storage_options=self.lake.storage_options,
+        )
         return table.version()
 
 
@@ -257,57 +248,49 @@ def _commit_json(adds: Sequence[AddAction], note: CommitNote, facts: _TableFacts
 
 # -- partitions -----------------------------------------------------------------------------
 def _partition_value(value: Any) -> str | None:
-    """A partition value as the Delta log writes it (None: null)."""
+    """A partition value (no timestamp: see :func:`_parts`) as the Delta log writes it."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        raise TypeError("timestamp partitions are not written here")
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
 
 
-def _plain_partitions(rows: pa.Table, partition_by: Sequence[str]) -> bool:
-    """Whether every partition value of ``rows`` is written into a path as it is."""
-    for name in partition_by:
-        column = rows.column(name)
-        if pa.types.is_timestamp(column.type):
-            return False
-        for value in pc.unique(column).to_pylist():
-            text = _partition_value(value)
-            if text is not None and not _PLAIN_VALUE.match(text):
-                return False
-    return True
-
-
-def _parts(rows: pa.Table, facts: _TableFacts) -> list[tuple[dict[str, str | None], pa.Table]]:
-    """The rows of each partition, with its partition values (a batch's rows nearly always
-    share one: they are not filtered then)."""
+def _parts(
+    rows: pa.Table, partition_by: Sequence[str]
+) -> list[tuple[dict[str, str | None], pa.Table]] | None:
+    """The rows of each partition, with its partition values as the log writes them; None if
+    a value would need escaping in a path (or is a timestamp): deltalake writes those. A
+    batch's rows nearly always share one partition: they are not filtered then."""
     if not rows.num_rows:
         return []
-    if not facts.partition_by:
+    if not partition_by:
         return [({}, rows)]
-    if len(facts.partition_by) == 1:
-        name = facts.partition_by[0]
-        column = rows.column(name)
-        values = pc.unique(column).to_pylist()
-        if len(values) == 1:
-            return [({name: _partition_value(values[0])}, rows)]
-        combinations = [{name: value} for value in values]
+    if any(pa.types.is_timestamp(rows.column(name).type) for name in partition_by):
+        return None
+    if len(partition_by) == 1:
+        combinations = [{partition_by[0]: v} for v in pc.unique(rows.column(partition_by[0]))]
     else:
-        keys = rows.select(list(facts.partition_by)).group_by(list(facts.partition_by))
-        combinations = keys.aggregate([]).to_pylist()
+        keys = rows.select(list(partition_by)).group_by(list(partition_by)).aggregate([])
+        combinations = [
+            {name: keys.column(name)[at] for name in partition_by} for at in range(keys.num_rows)
+        ]
     parts = []
     for combination in combinations:
+        values = {name: _partition_value(value.as_py()) for name, value in combination.items()}
+        if any(text is not None and not _PLAIN_VALUE.match(text) for text in values.values()):
+            return None
+        if len(combinations) == 1:
+            parts.append((values, rows))
+            continue
         mask = None
         for name, value in combination.items():
             column = rows.column(name)
-            match = pc.is_null(column) if value is None else pc.equal(column, value)
+            match = pc.is_null(column) if not value.is_valid else pc.equal(column, value)
             match = pc.fill_null(match, False)
             mask = match if mask is None else pc.and_(mask, match)
-        values = {name: _partition_value(value) for name, value in combination.items()}
         parts.append((values, rows.filter(mask)))
     return parts
 
@@ -384,11 +367,7 @@ def _upper_bound(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _timestamp_text(value: dt.datetime) -> str:

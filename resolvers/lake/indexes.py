@@ -147,8 +147,9 @@ class KeyIndex:
         scan = self.lake.scan(self.spec.name, fresh=False).filter(wanted)
         return scan.select(list(self.spec.key)).collect()
 
-    def committed(self, fresh: Fresh, version_before: int | None) -> bool:
-        """Record rows this process just appended (one commit after ``version_before``).
+    def committed(self, fresh: Fresh | None, version_before: int | None) -> bool:
+        """Record rows this process just appended (one commit after ``version_before``;
+        ``fresh`` None: a commit of no rows).
 
         False when another writer committed between this index's view and the append (the
         index is then reloaded on next use, and the caller checks for rows both appended).
@@ -161,7 +162,7 @@ class KeyIndex:
             self._version = None  # someone else committed meanwhile: reload on next use
             return False
         self._version = version
-        if not len(fresh.hashes):
+        if fresh is None:
             return True
         for value, mask in self._groups(fresh.keys):
             part = self._parts.get(value)
@@ -176,13 +177,6 @@ class Fresh(NamedTuple):
     rows: pa.Table  # as given, the others left out
     keys: pl.DataFrame  # their key and partition columns
     hashes: np.ndarray  # their key hashes (key_hashes)
-
-    @staticmethod
-    def nothing(spec: TableSpec) -> Fresh:
-        """No rows (a commit that appends none)."""
-        empty = spec.schema.empty_table()
-        keys = pl.DataFrame(pl.from_arrow(empty.select(list(spec.key))))
-        return Fresh(empty, keys, np.empty(0, dtype=np.uint64))
 
 
 class Current(NamedTuple):

@@ -26,7 +26,7 @@ from resolvers.lake import layout, scd2
 from resolvers.lake.append import Appender, CommitNote
 from resolvers.lake.dedupe import deduplicate
 from resolvers.lake.fold import FoldResult, fold
-from resolvers.lake.indexes import CurrentState, Fresh, KeyIndex
+from resolvers.lake.indexes import CurrentState, KeyIndex
 from resolvers.lake.rows import (
     asset_changes_table,
     observations_from_table,
@@ -205,7 +205,7 @@ class LakeWriter:
         note = _commit_note(batch_id, sources=(), txn=txn)  # it lands nothing
         self._appenders[RAW_EVENTS.name].append(RAW_EVENTS.schema.empty_table(), note)
         # no rows: the key index follows the new version instead of reloading at the next batch
-        self._indexes[RAW_EVENTS.name].committed(Fresh.nothing(RAW_EVENTS), before)
+        self._indexes[RAW_EVENTS.name].committed(None, before)
 
     def _already_committed(self, txn: StreamTxn) -> bool:
         done = self.lake.table(RAW_EVENTS.name, fresh=False).transaction_version(txn.app_id)
